@@ -1,0 +1,163 @@
+"""Typed evidence about one host.
+
+Every field here is produced by a pure parser from one section of the evidence script's output
+(see ``script.py``), so the whole picture of a host is one value that can be saved as a fixture,
+diffed between runs and fed to the classifier without any I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+WebKind = Literal["nginx", "apache", "none"]
+InitKind = Literal["systemd", "sysv", "unknown"]
+
+
+@dataclass(frozen=True)
+class Directive:
+    """A config directive as written, with where it lives (needed to edit exactly that line)."""
+
+    name: str
+    args: tuple[str, ...]
+    file: str
+    line: int
+
+
+@dataclass(frozen=True)
+class FastcgiTarget:
+    """Where the web server sends PHP requests: one ``fastcgi_pass``/``SetHandler``/``ProxyPassMatch``."""
+
+    kind: Literal["unix", "tcp"]
+    address: str  # socket path for unix, "host:port" for tcp
+    directive: Directive
+    raw: str  # the argument as written, e.g. "unix:/run/php/php8.1-fpm.sock"
+
+
+@dataclass
+class WebServer:
+    kind: WebKind = "none"
+    running: bool = False
+    service: str | None = None  # "nginx" / "apache2"
+    user: str | None = None  # worker user (www-data)
+    pids: list[int] = field(default_factory=list)
+    config_test_ok: bool | None = None
+    config_test_output: str = ""
+    fastcgi_targets: list[FastcgiTarget] = field(default_factory=list)
+    buffer_directives: list[Directive] = field(default_factory=list)  # fastcgi_buffer_size/buffers
+    proxy_passes: list[Directive] = field(default_factory=list)  # proxy_pass upstreams
+    roots: list[Directive] = field(default_factory=list)  # root / DocumentRoot
+    modules: list[str] = field(default_factory=list)  # apache: loaded modules (php_module, proxy_fcgi_module)
+    error_logs: list[str] = field(default_factory=list)
+    listen: list[str] = field(default_factory=list)  # "127.0.0.11:80"
+
+
+@dataclass
+class FpmPool:
+    name: str
+    file: str
+    user: str | None = None
+    group: str | None = None
+    listen: str | None = None  # as written: "/run/php/php8.2-fpm.sock" or "127.0.0.1:9000" or "9000"
+    listen_owner: str | None = None
+    listen_group: str | None = None
+    listen_mode: str | None = None
+    pm: str | None = None
+    max_children: int | None = None
+    request_terminate_timeout: str | None = None
+    directives: dict[str, Directive] = field(default_factory=dict)  # key -> where it is set
+
+
+@dataclass
+class FpmService:
+    version: str  # "8.2"
+    service: str  # "php8.2-fpm"
+    binary: str  # "/usr/sbin/php-fpm8.2"
+    init: InitKind = "unknown"
+    state: Literal["running", "stopped", "unknown"] = "unknown"
+    master_pid: int | None = None
+    master_started: float | None = None  # epoch seconds
+    pid_file: str | None = None
+    pid_file_stale: bool = False  # pid file exists but names no live master
+    config_test_ok: bool | None = None
+    config_test_output: str = ""
+    global_file: str | None = None  # php-fpm.conf
+    error_log: str | None = None
+    emergency_restart_threshold: Directive | None = None
+    emergency_restart_interval: Directive | None = None
+    pools: list[FpmPool] = field(default_factory=list)
+    xdebug_ini: str | None = None  # conf.d file enabling xdebug for the FPM SAPI, if any
+    worker_rss_kb: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SocketFile:
+    path: str
+    owner: str
+    group: str
+    mode: int  # permission bits, e.g. 0o660
+    is_socket: bool
+
+
+@dataclass(frozen=True)
+class TcpListener:
+    address: str  # "127.0.0.1"
+    port: int
+    process: str  # "php-fpm8.2" / "nginx" / ""
+
+
+@dataclass(frozen=True)
+class LogLine:
+    source: str  # file path or "dmesg"
+    text: str
+    time: float | None  # epoch seconds parsed from the line, None when it has no timestamp
+
+
+@dataclass
+class Resources:
+    mem_total_kb: int | None = None
+    mem_available_kb: int | None = None
+
+
+@dataclass
+class WordPress:
+    root: str | None = None
+    version: str | None = None
+    active_plugins: list[str] | None = None  # ["hello/hello.php", ...]; None when unreadable
+    template: str | None = None
+    stylesheet: str | None = None
+    plugin_dirs: list[str] = field(default_factory=list)  # entries of wp-content/plugins
+    plugins_recent: list[tuple[str, float]] = field(default_factory=list)  # (entry, mtime) < 48 h
+    mu_plugins: list[str] = field(default_factory=list)
+    plugins_parked: list[str] = field(default_factory=list)  # leftovers of an earlier fix502 run
+    data_error: str | None = None  # why active plugins could not be read
+
+
+@dataclass
+class HttpProbe:
+    url: str
+    status: int | None  # None: no HTTP answer at all
+    seconds: float | None = None
+    error: str | None = None
+    server: str | None = None  # Server: header (tells an edge such as cloudflare)
+    body_hint: str | None = None  # e.g. a <title>, never the whole body
+
+
+@dataclass
+class HostFacts:
+    now: float  # host clock, epoch
+    tz: str  # "+0000"
+    web: WebServer
+    fpm: list[FpmService]
+    sockets: list[SocketFile]
+    tcp: list[TcpListener]
+    logs: list[LogLine]  # only lines inside the recent window
+    log_window_start: float
+    dmesg_readable: bool
+    resources: Resources
+    wordpress: WordPress
+    local_probe: HttpProbe | None = None  # curl on the host, --resolve to the origin
+    remote_probe: HttpProbe | None = None  # from the controller (through any edge)
+    files: dict[str, str] = field(default_factory=dict)  # config files read (path -> text), never secrets
+    file_meta: dict[str, tuple[str, str, int]] = field(default_factory=dict)  # path -> (owner, group, mode)
+    notes: list[str] = field(default_factory=list)  # things we could not read, said plainly

@@ -1,0 +1,137 @@
+"""What a fix wants done, as data.
+
+Fixes only describe changes; the runner is the only code that applies them. Keeping a plan as
+plain values is what makes ``--dry-run`` exact (we print the very objects we would apply) and
+what lets the journal record each change before it is made.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from typing import Literal
+
+ServiceAction = Literal["start", "stop", "restart", "reload", "enable"]
+
+
+@dataclass(frozen=True)
+class WriteFile:
+    """Replace a file's content. ``before`` is what the fix read; the runner refuses to write
+    if the file on the host no longer has exactly that content (someone changed it meanwhile)."""
+
+    path: str
+    before: str
+    after: str
+    reason: str
+
+    def diff(self) -> str:
+        return "".join(
+            difflib.unified_diff(
+                self.before.splitlines(keepends=True),
+                self.after.splitlines(keepends=True),
+                fromfile=f"a{self.path}",
+                tofile=f"b{self.path}",
+            )
+        )
+
+    def describe(self) -> str:
+        return f"edit {self.path}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class Rename:
+    src: str
+    dst: str
+    reason: str
+
+    def describe(self) -> str:
+        return f"rename {self.src} -> {self.dst}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class MakeDir:
+    """Create a directory, copying owner and mode from ``like`` (an existing path)."""
+
+    path: str
+    like: str
+    reason: str
+
+    def describe(self) -> str:
+        return f"mkdir {self.path} (owner/mode as {self.like}): {self.reason}"
+
+
+@dataclass(frozen=True)
+class RemoveStale:
+    """Remove a leftover socket or pid file of a dead process. Backed up when it is a regular file."""
+
+    path: str
+    reason: str
+
+    def describe(self) -> str:
+        return f"remove {self.path}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    action: ServiceAction
+    reason: str
+
+    def describe(self) -> str:
+        return f"service {self.name} {self.action}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class ConfigTest:
+    """Run before reloading: if it fails, every file edit of this plan is reverted and nothing reloads."""
+
+    argv: tuple[str, ...]
+    reason: str
+
+    def describe(self) -> str:
+        return f"test {' '.join(self.argv)}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class Command:
+    """A command with a known inverse (e.g. ``a2dismod php8.2`` / ``a2enmod php8.2``)."""
+
+    argv: tuple[str, ...]
+    undo: tuple[str, ...] | None
+    reason: str
+
+    def describe(self) -> str:
+        return f"run {' '.join(self.argv)}: {self.reason}"
+
+
+Op = WriteFile | Rename | MakeDir | RemoveStale | Service | ConfigTest | Command
+
+
+@dataclass
+class Plan:
+    fix_id: str
+    summary: str
+    ops: list[Op] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # e.g. the pm.max_children arithmetic
+    escalate: str | None = None  # set when the fix knows it cannot help; the runner escalates
+    may_change: bool = False  # later steps depend on probe results (dry-run says so)
+
+    @property
+    def empty(self) -> bool:
+        return not self.ops
+
+    def diffs(self) -> str:
+        return "".join(op.diff() for op in self.ops if isinstance(op, WriteFile))
+
+    def render(self) -> str:
+        lines = [f"{self.fix_id}: {self.summary}"]
+        lines += [f"  # {n}" for n in self.notes]
+        for op in self.ops:
+            lines.append(f"  - {op.describe()}")
+            if isinstance(op, WriteFile):
+                lines += ["    " + d for d in op.diff().splitlines()]
+        if self.may_change:
+            lines.append("  … may change: further steps depend on probe results")
+        if self.escalate:
+            lines.append(f"  ! escalate: {self.escalate}")
+        return "\n".join(lines)
