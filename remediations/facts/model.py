@@ -141,6 +141,7 @@ class HttpProbe:
     error: str | None = None
     server: str | None = None  # Server: header (tells an edge such as cloudflare)
     body_hint: str | None = None  # e.g. a <title>, never the whole body
+    wordpress: bool | None = None  # body has the generator tag content="WordPress; None: not looked at
 
 
 @dataclass
@@ -161,3 +162,5 @@ class HostFacts:
     files: dict[str, str] = field(default_factory=dict)  # config files read (path -> text), never secrets
     file_meta: dict[str, tuple[str, str, int]] = field(default_factory=dict)  # path -> (owner, group, mode)
     notes: list[str] = field(default_factory=list)  # things we could not read, said plainly
+    unix_listeners: dict[str, str] = field(default_factory=dict)  # socket path -> process (ss -x)
+    missing_paths: list[str] = field(default_factory=list)  # unix socket paths named in config, absent

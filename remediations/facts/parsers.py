@@ -1,0 +1,683 @@
+"""Pure parsers, one per section of the evidence script's output.
+
+Each takes the text of one section (exactly as the host printed it) and returns typed values
+from :mod:`remediations.facts.model`.  None of them touches the network or the disk, so every
+one can be tested against captured output and the whole diagnosis can be replayed offline.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import io
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+from crossplane.errors import NgxParserBaseException
+from crossplane.lexer import _balance_braces, _lex_file_object
+
+from remediations.facts.model import (
+    Directive,
+    FastcgiTarget,
+    FpmPool,
+    HttpProbe,
+    LogLine,
+    Resources,
+    SocketFile,
+    TcpListener,
+    WordPress,
+)
+
+MARKER = re.compile(r"^==fix502:(\S+)(?: (.*))?==$")
+
+
+@dataclass(frozen=True)
+class Section:
+    kind: str
+    arg: str
+    body: str
+
+
+def split_sections(output: str) -> list[Section]:
+    """Cut the script's output at its ``==fix502:KIND ARG==`` markers (text before the first is dropped)."""
+    sections: list[Section] = []
+    kind: str | None = None
+    arg = ""
+    buf: list[str] = []
+    for line in output.splitlines():
+        m = MARKER.match(line)
+        if m:
+            if kind is not None:
+                sections.append(Section(kind, arg, "\n".join(buf)))
+            kind, arg, buf = m.group(1), m.group(2) or "", []
+        elif kind is not None:
+            buf.append(line)
+    if kind is not None:
+        sections.append(Section(kind, arg, "\n".join(buf)))
+    return sections
+
+
+def parse_kv(body: str) -> dict[str, list[str]]:
+    """``key=value`` lines; a key may repeat (``plugin=``), so every value is kept in order."""
+    out: dict[str, list[str]] = {}
+    for line in body.splitlines():
+        key, sep, value = line.partition("=")
+        if sep and key and " " not in key:
+            out.setdefault(key, []).append(value)
+    return out
+
+
+def _first(kv: dict[str, list[str]], key: str) -> str | None:
+    values = kv.get(key)
+    return values[0] if values else None
+
+
+# ---- meta ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Meta:
+    now: float
+    tz: str
+    hostname: str
+    uptime: float | None
+
+
+def parse_meta(body: str) -> Meta:
+    kv = parse_kv(body)
+    uptime = _first(kv, "uptime")
+    return Meta(
+        now=float(_first(kv, "now") or 0),
+        tz=_first(kv, "tz") or "+0000",
+        hostname=_first(kv, "hostname") or "",
+        uptime=float(uptime) if uptime else None,
+    )
+
+
+def tzinfo_of(tz: str) -> timezone:
+    """``date +%z`` (``+0530``) as a tzinfo; logs are written in host local time."""
+    m = re.fullmatch(r"([+-])(\d\d):?(\d\d)", tz.strip())
+    if not m:
+        return timezone.utc
+    delta = timedelta(hours=int(m.group(2)), minutes=int(m.group(3)))
+    return timezone(-delta if m.group(1) == "-" else delta)
+
+
+# ---- probe --------------------------------------------------------------------------------------
+def parse_probe(body: str) -> HttpProbe:
+    kv = parse_kv(body)
+    url = _first(kv, "url") or ""
+    status: int | None = None
+    seconds: float | None = None
+    result = (_first(kv, "result") or "").split()
+    if result:
+        try:
+            code = int(result[0])
+            status = code if code > 0 else None  # curl prints 000 when no HTTP answer came
+        except ValueError:
+            status = None
+    if len(result) > 1:
+        try:
+            seconds = float(result[1])
+        except ValueError:
+            seconds = None
+    error = _first(kv, "error") or None
+    if error is None and status is None and _first(kv, "curl_rc") not in (None, "0"):
+        error = f"curl exit {_first(kv, 'curl_rc')}"
+    generator = _first(kv, "generator")
+    return HttpProbe(
+        url=url,
+        status=status,
+        seconds=seconds,
+        error=error,
+        server=_first(kv, "server") or None,
+        body_hint=_first(kv, "title") or None,
+        wordpress=None if generator is None else generator == "yes",
+    )
+
+
+# ---- nginx --------------------------------------------------------------------------------------
+NGINX_FILE = re.compile(r"^# configuration file (.+):$")
+
+
+def split_nginx_dump(text: str) -> tuple[str, dict[str, str]]:
+    """Split ``nginx -T`` into its test messages and the text of each file it printed."""
+    head: list[str] = []
+    files: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in text.splitlines():
+        m = NGINX_FILE.match(line)
+        if m:
+            current = files.setdefault(m.group(1), [])
+        elif current is None:
+            head.append(line)
+        else:
+            current.append(line)
+    out: dict[str, str] = {}
+    for path, lines in files.items():
+        while lines and lines[-1] == "":  # nginx -T adds one blank line after each file
+            lines.pop()
+        out[path] = "\n".join(lines) + "\n"
+    return "\n".join(head), out
+
+
+@dataclass
+class NginxStmt:
+    directive: str
+    args: tuple[str, ...]
+    line: int
+    file: str
+    block: list[NginxStmt] | None = None
+
+
+def parse_nginx_file(path: str, text: str) -> list[NginxStmt]:
+    """One file's statements via crossplane's lexer (quotes, escapes, line numbers done right).
+
+    crossplane's ``parse()`` only reads from disk; its lexer takes any file object, so the
+    text captured on the host is tokenised here exactly as crossplane would tokenise the file.
+    """
+    tokens: Iterator[tuple[str, int, bool]] = _balance_braces(_lex_file_object(io.StringIO(text)), path)
+
+    def block() -> list[NginxStmt]:
+        stmts: list[NginxStmt] = []
+        for token, line, quoted in tokens:
+            if token == "}" and not quoted:
+                return stmts
+            if token.startswith("#") and not quoted:
+                continue
+            args: list[str] = []
+            for arg, _, q in tokens:
+                if arg in (";", "{", "}") and not q:
+                    stmt = NginxStmt(token, tuple(args), line, path)
+                    if arg == "{":
+                        stmt.block = block()
+                    stmts.append(stmt)
+                    if arg == "}":
+                        return stmts
+                    break
+                if not (arg.startswith("#") and not q):
+                    args.append(arg)
+        return stmts
+
+    return block()
+
+
+def walk_nginx(stmts: list[NginxStmt]) -> Iterator[NginxStmt]:
+    for s in stmts:
+        yield s
+        if s.block:
+            yield from walk_nginx(s.block)
+
+
+NGINX_BUFFERS = frozenset(
+    {"fastcgi_buffer_size", "fastcgi_buffers", "fastcgi_busy_buffers_size", "fastcgi_read_timeout"}
+)
+
+
+@dataclass
+class WebConfig:
+    """What a web server's config says, before running processes are taken into account."""
+
+    fastcgi_targets: list[FastcgiTarget] = field(default_factory=list)
+    buffer_directives: list[Directive] = field(default_factory=list)
+    proxy_passes: list[Directive] = field(default_factory=list)
+    roots: list[Directive] = field(default_factory=list)
+    error_logs: list[str] = field(default_factory=list)
+    listen: list[str] = field(default_factory=list)
+    user: str | None = None
+    pid_file: str | None = None
+    errors: list[str] = field(default_factory=list)
+
+
+def _directive(s: NginxStmt) -> Directive:
+    return Directive(s.directive, s.args, s.file, s.line)
+
+
+def fastcgi_target(raw: str, directive: Directive) -> FastcgiTarget:
+    """``unix:/path``, ``host:port``, ``port`` or Apache's ``proxy:unix:/p|fcgi://x`` / ``fcgi://h:p/..``."""
+    value = raw.strip().strip('"')
+    if value.startswith("proxy:"):
+        value = value[len("proxy:") :]
+    if value.startswith("unix:"):
+        return FastcgiTarget("unix", value[5:].split("|", 1)[0], directive, raw)
+    if value.startswith("fcgi://"):
+        value = value[len("fcgi://") :].split("/", 1)[0]
+    if value.isdigit():
+        value = f"127.0.0.1:{value}"
+    return FastcgiTarget("tcp", value, directive, raw)
+
+
+def parse_nginx_config(files: dict[str, str]) -> WebConfig:
+    """fastcgi_pass (resolving ``upstream`` names to their servers), buffers, roots, logs, listen."""
+    cfg = WebConfig()
+    trees: list[NginxStmt] = []
+    for path, text in files.items():
+        try:
+            trees.extend(parse_nginx_file(path, text))
+        except NgxParserBaseException as e:
+            cfg.errors.append(f"{path}: {e}")
+    upstreams: dict[str, list[NginxStmt]] = {}
+    for s in walk_nginx(trees):
+        if s.directive == "upstream" and s.args and s.block is not None:
+            upstreams[s.args[0]] = [b for b in s.block if b.directive == "server" and b.args]
+    for s in walk_nginx(trees):
+        name, args = s.directive, s.args
+        if name == "fastcgi_pass" and args:
+            d = _directive(s)
+            target = args[0]
+            bare = target.removeprefix("unix:")
+            if not target.startswith("unix:") and bare in upstreams:
+                for server in upstreams[bare]:
+                    cfg.fastcgi_targets.append(fastcgi_target(server.args[0], _directive(server)))
+            else:
+                cfg.fastcgi_targets.append(fastcgi_target(target, d))
+        elif name in NGINX_BUFFERS:
+            cfg.buffer_directives.append(_directive(s))
+        elif name == "proxy_pass":
+            cfg.proxy_passes.append(_directive(s))
+        elif name == "root" and args:
+            cfg.roots.append(_directive(s))
+        elif name == "error_log" and args:
+            cfg.error_logs.append(args[0])
+        elif name == "listen" and args:
+            cfg.listen.append(args[0])
+        elif name == "user" and args:
+            cfg.user = args[0]
+        elif name == "pid" and args:
+            cfg.pid_file = args[0]
+    return cfg
+
+
+# ---- Apache -------------------------------------------------------------------------------------
+def apache_directives(path: str, text: str) -> Iterator[Directive]:
+    """Apache's line syntax: ``#`` comments, ``\\`` continuations, quoted arguments; <Sections> too."""
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        start = i
+        line = lines[i]
+        while line.endswith("\\") and i + 1 < len(lines):
+            i += 1
+            line = line[:-1] + " " + lines[i].strip()
+        i += 1
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        words = re.findall(r'"((?:[^"\\]|\\.)*)"|(\S+)', stripped)
+        parts = [q if q or not u else u for q, u in words]
+        if not parts:
+            continue
+        yield Directive(parts[0], tuple(parts[1:]), path, start + 1)
+
+
+def parse_apache_config(files: dict[str, str], log_dir: str = "/var/log/apache2") -> WebConfig:
+    cfg = WebConfig()
+    for path, text in files.items():
+        for d in apache_directives(path, text):
+            name = d.name.lower()
+            args = d.args
+            if name == "sethandler" and args and args[0].lower().startswith("proxy:"):
+                cfg.fastcgi_targets.append(fastcgi_target(args[0], d))
+            elif name == "proxypassmatch" and len(args) >= 2 and re.match(r"(?i)(unix:|fcgi://)", args[1]):
+                cfg.fastcgi_targets.append(fastcgi_target(args[1], d))
+            elif name in ("proxypass", "proxypassmatch") and len(args) >= 2:
+                cfg.proxy_passes.append(d)
+            elif name == "documentroot" and args:
+                cfg.roots.append(d)
+            elif name == "errorlog" and args:
+                cfg.error_logs.append(args[0].replace("${APACHE_LOG_DIR}", log_dir))
+            elif name == "listen" and args:
+                cfg.listen.append(args[0])
+    return cfg
+
+
+def parse_apache_modules(text: str) -> list[str]:
+    """``apache2ctl -M``: `` proxy_fcgi_module (shared)`` lines."""
+    return re.findall(r"^\s+(\w+_module) \((?:shared|static)\)", text, re.M)
+
+
+def parse_apache_run(text: str) -> dict[str, str]:
+    """``apache2ctl -S``'s run settings (User, PidFile, Main ErrorLog, Main DocumentRoot)."""
+    out: dict[str, str] = {}
+    for m in re.finditer(r'^(User|Group): name="([^"]*)"', text, re.M):
+        out[m.group(1)] = m.group(2)
+    for m in re.finditer(r'^(PidFile|Main ErrorLog|Main DocumentRoot): "([^"]*)"', text, re.M):
+        out[m.group(1)] = m.group(2)
+    return out
+
+
+# ---- processes ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Proc:
+    pid: int
+    ppid: int
+    user: str
+    etimes: int
+    rss_kb: int
+    comm: str
+    args: str
+
+
+def parse_ps(body: str) -> list[Proc]:
+    """``ps -eo pid=,ppid=,user=,etimes=,rss=,comm=,args=`` lines (zombies included: they tell a crash)."""
+    procs: list[Proc] = []
+    for line in body.splitlines():
+        parts = line.split(None, 6)
+        if len(parts) < 6 or not parts[0].isdigit():
+            continue
+        try:
+            procs.append(
+                Proc(
+                    pid=int(parts[0]),
+                    ppid=int(parts[1]),
+                    user=parts[2],
+                    etimes=int(parts[3]),
+                    rss_kb=int(parts[4]),
+                    comm=parts[5],
+                    args=parts[6] if len(parts) > 6 else "",
+                )
+            )
+        except ValueError:
+            continue
+    return procs
+
+
+@dataclass(frozen=True)
+class PidFile:
+    path: str
+    pid: int | None
+    exists: bool
+    alive: bool
+
+
+def parse_pidfile(body: str) -> PidFile:
+    kv = parse_kv(body)
+    pid = _first(kv, "pid")
+    return PidFile(
+        path=_first(kv, "path") or "",
+        pid=int(pid) if pid and pid.isdigit() else None,
+        exists=_first(kv, "exists") != "no",
+        alive=_first(kv, "alive") == "yes",
+    )
+
+
+# ---- PHP-FPM ------------------------------------------------------------------------------------
+INI_LINE = re.compile(r"^\s*([^=;#\[\s][^=]*?)\s*=\s*(.*?)\s*$")
+
+
+def _ini_value(raw: str) -> str:
+    value = raw.strip()
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+        return value[1:-1]
+    value = re.split(r"\s;", value, maxsplit=1)[0].strip()  # trailing "; comment"
+    return value
+
+
+@dataclass
+class FpmIni:
+    """php-fpm.conf / pool.d: ``[global]`` directives and pools, each directive with file+line."""
+
+    globals: dict[str, Directive] = field(default_factory=dict)
+    pools: list[FpmPool] = field(default_factory=list)
+    includes: list[Directive] = field(default_factory=list)
+
+
+def parse_fpm_ini(files: dict[str, str], ini: FpmIni | None = None) -> FpmIni:
+    """Parse FPM ini files in include order; a later file may add pools or re-set a pool's key."""
+    out = ini or FpmIni()
+    pools = {p.name: p for p in out.pools}
+    for path, text in files.items():
+        section: str | None = None
+        for lineno, line in enumerate(text.splitlines(), 1):
+            stripped = line.strip()
+            if not stripped or stripped[0] in ";#":
+                continue
+            m = re.fullmatch(r"\[([^\]]+)\]", stripped)
+            if m:
+                section = m.group(1).strip()
+                if section != "global" and section not in pools:
+                    pools[section] = FpmPool(name=section, file=path)
+                    out.pools.append(pools[section])
+                continue
+            kv = INI_LINE.match(line)
+            if not kv:
+                continue
+            key, value = kv.group(1).strip(), _ini_value(kv.group(2))
+            d = Directive(key, (value,), path, lineno)
+            if key == "include":
+                out.includes.append(d)
+            elif section is None or section == "global":
+                out.globals[key] = d
+            else:
+                _set_pool(pools[section], key, value, d)
+    return out
+
+
+def _set_pool(pool: FpmPool, key: str, value: str, d: Directive) -> None:
+    pool.directives[key] = d
+    simple = {
+        "user": "user",
+        "group": "group",
+        "listen": "listen",
+        "listen.owner": "listen_owner",
+        "listen.group": "listen_group",
+        "listen.mode": "listen_mode",
+        "pm": "pm",
+        "request_terminate_timeout": "request_terminate_timeout",
+    }
+    if key in simple:
+        setattr(pool, simple[key], value)
+    elif key == "pm.max_children":
+        try:
+            pool.max_children = int(value)
+        except ValueError:
+            pool.max_children = None
+
+
+def include_matches(pattern: str, path: str) -> bool:
+    return fnmatch.fnmatch(path, pattern)
+
+
+FPM_TEST_OK = re.compile(r"configuration file .* test is successful")
+
+
+# ---- sockets and listeners ----------------------------------------------------------------------
+def parse_stat(body: str) -> tuple[list[SocketFile], list[str]]:
+    """``stat -c '%n|%U|%G|%a|%F'`` lines, and ``missing|PATH`` for paths the config names but are absent."""
+    found: list[SocketFile] = []
+    missing: list[str] = []
+    for line in body.splitlines():
+        parts = line.rsplit("|", 4)
+        if line.startswith("missing|"):
+            missing.append(line[len("missing|") :])
+        elif len(parts) == 5 and re.fullmatch(r"[0-7]{1,4}", parts[3]):
+            found.append(SocketFile(parts[0], parts[1], parts[2], int(parts[3], 8), parts[4] == "socket"))
+    return found, missing
+
+
+def parse_file_meta(body: str) -> dict[str, tuple[str, str, int]]:
+    files, _ = parse_stat(body)
+    return {f.path: (f.owner, f.group, f.mode) for f in files}
+
+
+USERS = re.compile(r'users:\(\("([^"]+)"')
+
+
+def _split_addr(local: str) -> tuple[str, int] | None:
+    host, sep, port = local.rpartition(":")
+    if not sep or not port.isdigit():
+        return None
+    host = host.strip("[]")
+    host = host.split("%", 1)[0]  # 127.0.0.53%lo
+    return host, int(port)
+
+
+def parse_ss_tcp(body: str) -> list[TcpListener]:
+    """``ss -Hlnpt``: ``LISTEN 0 511 127.0.0.1:9000 0.0.0.0:* users:(("php-fpm8.2",pid=..))``."""
+    out: list[TcpListener] = []
+    for line in body.splitlines():
+        parts = line.split()
+        if len(parts) < 5 or parts[0] != "LISTEN":
+            continue
+        addr = _split_addr(parts[3])
+        if addr is None:
+            continue
+        m = USERS.search(line)
+        out.append(TcpListener(addr[0], addr[1], m.group(1) if m else ""))
+    return out
+
+
+def parse_ss_unix(body: str) -> dict[str, str]:
+    """``ss -Hlnpx``: socket path -> process listening on it (``""`` when ss could not name it)."""
+    out: dict[str, str] = {}
+    for line in body.splitlines():
+        parts = line.split()
+        if len(parts) < 5 or parts[1] != "LISTEN":
+            continue
+        m = USERS.search(line)
+        path = parts[4]
+        if path.startswith("/") or path.startswith("@"):
+            out[path] = m.group(1) if m else out.get(path, "")
+    return out
+
+
+def parse_netstat_tcp(body: str) -> list[TcpListener]:
+    """``netstat -lntp``: ``tcp 0 0 127.0.0.1:9000 0.0.0.0:* LISTEN 123/php-fpm: maste``."""
+    out: list[TcpListener] = []
+    for line in body.splitlines():
+        parts = line.split()
+        if len(parts) < 6 or not parts[0].startswith("tcp") or "LISTEN" not in parts:
+            continue
+        addr = _split_addr(parts[3])
+        if addr is None:
+            continue
+        prog = parts[6].split("/", 1)[1] if len(parts) > 6 and "/" in parts[6] else ""
+        out.append(TcpListener(addr[0], addr[1], prog.rstrip(":")))
+    return out
+
+
+def parse_netstat_unix(body: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for line in body.splitlines():
+        if not line.startswith("unix") or "LISTENING" not in line:
+            continue
+        path = line.split()[-1]
+        m = re.search(r"\s\d+/(\S+)\s", line)
+        if path.startswith("/"):
+            out[path] = m.group(1) if m else ""
+    return out
+
+
+# ---- logs ---------------------------------------------------------------------------------------
+MONTHS = {m: i for i, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), 1)}
+NGINX_TIME = re.compile(r"^(\d{4})/(\d\d)/(\d\d) (\d\d):(\d\d):(\d\d) ")
+APACHE_TIME = re.compile(r"^\[\w{3} (\w{3}) +(\d{1,2}) (\d\d):(\d\d):(\d\d)(?:\.(\d+))? (\d{4})\]")
+FPM_TIME = re.compile(r"^\[(\d{1,2})-(\w{3})-(\d{4}) (\d\d):(\d\d):(\d\d)(?:\.(\d+))?\]")
+DMESG_TIME = re.compile(r"^\[\s*(\d+\.\d+)\]")
+
+
+def _epoch(y: int, mo: int, d: int, h: int, mi: int, s: int, frac: str | None, tz: timezone) -> float | None:
+    try:
+        t = datetime(y, mo, d, h, mi, s, tzinfo=tz).timestamp()
+    except ValueError:
+        return None
+    return t + (float("0." + frac) if frac else 0.0)
+
+
+def log_time(line: str, tz: timezone, boot: float | None = None) -> float | None:
+    """Epoch of a nginx, Apache, PHP-FPM or dmesg line (host local time), None when it has none."""
+    m = NGINX_TIME.match(line)
+    if m:
+        y, mo, d, h, mi, s = (int(x) for x in m.groups())
+        return _epoch(y, mo, d, h, mi, s, None, tz)
+    m = APACHE_TIME.match(line)
+    if m and m.group(1) in MONTHS:
+        return _epoch(
+            int(m.group(7)),
+            MONTHS[m.group(1)],
+            int(m.group(2)),
+            int(m.group(3)),
+            int(m.group(4)),
+            int(m.group(5)),
+            m.group(6),
+            tz,
+        )
+    m = FPM_TIME.match(line)
+    if m and m.group(2) in MONTHS:
+        return _epoch(
+            int(m.group(3)),
+            MONTHS[m.group(2)],
+            int(m.group(1)),
+            int(m.group(4)),
+            int(m.group(5)),
+            int(m.group(6)),
+            m.group(7),
+            tz,
+        )
+    m = DMESG_TIME.match(line)
+    if m and boot is not None:
+        return boot + float(m.group(1))
+    return None
+
+
+def parse_log(source: str, body: str, tz: timezone, boot: float | None = None) -> list[LogLine]:
+    """Every timestamped line of one log; lines without a time (blank, continuation) are dropped.
+
+    ``php-fpm -t`` writes "configuration file ... test is successful" into FPM's own log, so the
+    evidence script itself leaves that line there on every run: it is dropped as our own noise.
+    """
+    out: list[LogLine] = []
+    for line in body.splitlines():
+        if not line.strip() or FPM_TEST_OK.search(line):
+            continue
+        t = log_time(line, tz, boot)
+        if t is not None:
+            out.append(LogLine(source, line, t))
+    return out
+
+
+# ---- memory -------------------------------------------------------------------------------------
+def parse_meminfo(body: str) -> Resources:
+    res = Resources()
+    for line in body.splitlines():
+        m = re.match(r"(MemTotal|MemAvailable):\s+(\d+) kB", line)
+        if m and m.group(1) == "MemTotal":
+            res.mem_total_kb = int(m.group(2))
+        elif m:
+            res.mem_available_kb = int(m.group(2))
+    return res
+
+
+# ---- WordPress ----------------------------------------------------------------------------------
+RECENT_SECONDS = 48 * 3600
+
+
+def parse_wordpress(body: str, now: float) -> WordPress:
+    kv = parse_kv(body)
+    wp = WordPress(root=_first(kv, "root") or None, version=_first(kv, "version") or None)
+    for entry in kv.get("plugin", []):
+        mtime, _, name = entry.partition("|")
+        if name == "index.php":  # WordPress's "silence is golden" file, not a plugin
+            continue
+        wp.plugin_dirs.append(name)
+        if mtime.isdigit() and now - int(mtime) <= RECENT_SECONDS:
+            wp.plugins_recent.append((name, float(mtime)))
+    wp.mu_plugins = list(kv.get("mu", []))
+    wp.plugins_parked = list(kv.get("parked", []))
+    data = _first(kv, "data")
+    if data is not None:
+        try:
+            d = json.loads(data)
+        except json.JSONDecodeError as e:
+            wp.data_error = f"unreadable plugin data: {e}"
+            return wp
+        plugins = d.get("active_plugins")
+        if isinstance(plugins, dict):  # a PHP array with holes comes out as a JSON object
+            plugins = list(plugins.values())
+        if isinstance(plugins, list):
+            wp.active_plugins = [str(p) for p in plugins]
+        wp.template = d.get("template") or None
+        wp.stylesheet = d.get("stylesheet") or None
+    elif wp.root:
+        wp.data_error = _first(kv, "error") or "php printed nothing"
+    return wp

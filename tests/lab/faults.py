@@ -1,0 +1,213 @@
+"""Named, composable faults that break a healthy lab host the way production breaks.
+
+Each fault is a function ``fault(host)`` that changes the host through its own tools (``service``,
+editing its config, writing a plugin) and records what a real on-call engineer would see:
+``EXPECT[name]`` holds the HTTP status and a log line fragment captured from the real software
+(asserted by tests/integration/test_lab.py, so these stay true).  Faults compose: apply several
+to one host and the symptoms combine.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from tests.lab.lab import FPM_SOCK, PHP, LabHost
+
+POOL = f"/etc/php/{PHP}/fpm/pool.d/www.conf"
+FPM_CONF = f"/etc/php/{PHP}/fpm/php-fpm.conf"
+NGINX_SITE = "/etc/nginx/sites-available/wordpress"
+APACHE_SITE = "/etc/apache2/sites-available/wordpress.conf"
+CULPRIT = "lab-gallery"  # neither first nor last of the active plugins
+
+
+@dataclass(frozen=True)
+class Expect:
+    status: int  # what a visitor gets
+    log: str  # a fragment of the real log line that proves it (regex)
+    log_file: str  # where it shows up on the host
+    cause: str  # the cause id fix502 must name
+
+
+def set_ini(text: str, key: str, value: str) -> str:
+    """Lab-side helper (not the product's editor): set or add `key = value` in a pool file."""
+    pattern = re.compile(rf"^;?\s*{re.escape(key)}\s*=.*$", re.M)
+    if pattern.search(text):
+        return pattern.sub(f"{key} = {value}", text, count=1)
+    return text.rstrip("\n") + f"\n{key} = {value}\n"
+
+
+def edit(host: LabHost, path: str, fn: Callable[[str], str]) -> None:
+    target = host.path(path)
+    target.write_text(fn(target.read_text()))
+
+
+def restart_fpm(host: LabHost) -> None:
+    host.sh(f"service php{PHP}-fpm restart >/dev/null 2>&1 || true", timeout=60)
+
+
+def reload_web(host: LabHost) -> None:
+    web = "nginx" if host.web == "nginx" else "apache2"
+    host.sh(f"service {web} reload >/dev/null", timeout=60)
+    time.sleep(1.0)  # nginx/apache swap workers asynchronously after a reload
+
+
+def plugin_file(slug: str) -> str:
+    return f"/var/www/wordpress/wp-content/plugins/{slug}/{slug}.php"
+
+
+def poison_plugin(host: LabHost, slug: str, code: str) -> None:
+    """A plugin update lands: the plugin's main file now runs ``code`` on front-end requests."""
+    def add(text: str) -> str:
+        return text + f"\nif ( ! is_admin() && ! defined( 'WP_CLI' ) && PHP_SAPI !== 'cli' ) {{\n{code}\n}}\n"
+    edit(host, plugin_file(slug), add)
+
+
+# --- the faults ------------------------------------------------------------------------------
+def healthy(host: LabHost) -> None:
+    """No fault: the control case."""
+
+
+def fpm_stopped(host: LabHost) -> None:
+    """A deploy script stopped PHP-FPM and forgot to start it."""
+    host.sh(f"service php{PHP}-fpm stop >/dev/null", timeout=60)
+
+
+def fpm_killed(host: LabHost) -> None:
+    """The OOM killer (or a kill -9) took the whole pool: socket and pid file stay behind."""
+    host.sh("pkill -KILL '^php-fpm' || true")
+    time.sleep(0.3)
+
+
+def old_php_socket(host: LabHost) -> None:
+    """After a PHP upgrade the site still points at the previous version's socket."""
+    edit(host, NGINX_SITE if host.web == "nginx" else APACHE_SITE,
+         lambda t: t.replace(FPM_SOCK, "/run/php/php8.1-fpm.sock"))
+    reload_web(host)
+
+
+def tcp_port_mismatch(host: LabHost) -> None:
+    """FPM moved to TCP 9000 on the host address, nginx talks to 9001."""
+    edit(host, POOL, lambda t: set_ini(t, "listen", f"{host.addr}:9000"))
+    restart_fpm(host)
+    edit(host, NGINX_SITE, lambda t: t.replace(f"unix:{FPM_SOCK}", f"{host.addr}:9001"))
+    reload_web(host)
+
+
+def socket_permissions(host: LabHost) -> None:
+    """The pool's socket is owned by root:root 0660, so the web server user cannot connect."""
+    def perms(t: str) -> str:
+        for key, value in (("listen.owner", "root"), ("listen.group", "root"), ("listen.mode", "0660")):
+            t = set_ini(t, key, value)
+        return t
+    edit(host, POOL, perms)
+    restart_fpm(host)
+
+
+def segfault_plugin(host: LabHost) -> None:
+    """A plugin update crashes the worker natively (C-stack overflow → SIGSEGV in PHP 8.2)."""
+    poison_plugin(host, CULPRIT, "function lab_gallery_walk( $x ) { return array_map( 'lab_gallery_walk', array( $x ) ); }\n"
+                                 "lab_gallery_walk( 1 );")
+
+
+def big_headers_plugin(host: LabHost) -> None:
+    """A plugin sets cookies/headers larger than nginx's default fastcgi buffer."""
+    poison_plugin(host, "lab-social",
+                  "add_action( 'send_headers', function () { for ( $i = 0; $i < 12; $i++ ) "
+                  "{ header( 'X-Lab-Social-' . $i . ': ' . str_repeat( 'x', 1000 ) ); } } );")
+
+
+def slow_plugin(host: LabHost, seconds: int = 8) -> None:
+    poison_plugin(host, "lab-analytics", f"sleep( {seconds} );")
+
+
+def request_timeout(host: LabHost) -> None:
+    """request_terminate_timeout kills a request a slow plugin holds too long."""
+    edit(host, POOL, lambda t: set_ini(t, "request_terminate_timeout", "3s"))
+    restart_fpm(host)
+    slow_plugin(host, 8)
+
+
+def pool_exhausted(host: LabHost) -> None:
+    """One worker, a tiny backlog and slow requests: visitors beyond it are refused at connect."""
+    def tiny(t: str) -> str:
+        for key, value in (("pm", "static"), ("pm.max_children", "1"), ("listen.backlog", "0")):
+            t = set_ini(t, key, value)
+        return t
+    edit(host, POOL, tiny)
+    restart_fpm(host)
+    slow_plugin(host, 3)
+
+
+def fpm_config_error(host: LabHost) -> None:
+    """A typo in the pool file: FPM refuses to start again."""
+    edit(host, POOL, lambda t: set_ini(t, "pm", "sometimes"))
+    host.sh(f"service php{PHP}-fpm restart >/dev/null 2>&1 || true", timeout=60)
+
+
+def apache_wrong_socket(host: LabHost) -> None:
+    """Apache's SetHandler still names the old PHP version's socket."""
+    old_php_socket(host)
+
+
+def apache_mod_php(host: LabHost) -> None:
+    """mod_php (with the prefork MPM it needs) enabled next to proxy_fcgi."""
+    host.sh("a2dismod -q mpm_event >/dev/null && a2enmod -q mpm_prefork php8.2 >/dev/null "
+            "&& service apache2 restart >/dev/null", timeout=60)
+
+
+def xdebug_in_fpm(host: LabHost) -> None:
+    """xdebug left enabled in the production FPM SAPI."""
+    host.sh(f"ln -sf /etc/php/{PHP}/mods-available/xdebug.ini /etc/php/{PHP}/fpm/conf.d/20-xdebug.ini")
+    restart_fpm(host)
+
+
+FAULTS: dict[str, Callable[[LabHost], None]] = {
+    "healthy": healthy,
+    "fpm-stopped": fpm_stopped,
+    "fpm-killed": fpm_killed,
+    "old-php-socket": old_php_socket,
+    "tcp-port-mismatch": tcp_port_mismatch,
+    "socket-permissions": socket_permissions,
+    "segfault-plugin": segfault_plugin,
+    "big-headers-plugin": big_headers_plugin,
+    "request-timeout": request_timeout,
+    "pool-exhausted": pool_exhausted,
+    "fpm-config-error": fpm_config_error,
+    "apache-wrong-socket": apache_wrong_socket,
+    "apache-mod-php": apache_mod_php,
+    "xdebug-in-fpm": xdebug_in_fpm,
+}
+
+
+def apply(host: LabHost, *names: str) -> None:
+    for name in names:
+        if name not in FAULTS:
+            raise KeyError(f"unknown fault {name!r}; known: {', '.join(sorted(FAULTS))}")
+        FAULTS[name](host)
+
+
+NGINX_LOG = "/var/log/nginx/wordpress.error.log"
+APACHE_LOG = "/var/log/apache2/error.log"
+FPM_LOG = f"/var/log/php{PHP}-fpm.log"
+
+# What real software answered and logged for each fault (tests/unit/fixtures/captured/*.json).
+EXPECT: dict[str, Expect] = {
+    "fpm-stopped": Expect(502, r"connect\(\) to unix:\S+ failed \(2: No such file or directory\)", NGINX_LOG, "fpm-down"),
+    "fpm-killed": Expect(502, r"connect\(\) to unix:\S+ failed \(111: Connection refused\)", NGINX_LOG, "fpm-down"),
+    "old-php-socket": Expect(502, r"connect\(\) to unix:/run/php/php8\.1-fpm\.sock failed \(2: No such file",
+                             NGINX_LOG, "socket-mismatch"),
+    "tcp-port-mismatch": Expect(502, r"connect\(\) failed \(111: Connection refused\).*upstream: \"fastcgi://127\.0\.0\.\d+:9001\"",
+                                NGINX_LOG, "socket-mismatch"),
+    "socket-permissions": Expect(502, r"failed \(13: Permission denied\)", NGINX_LOG, "socket-permission"),
+    "segfault-plugin": Expect(502, r"exited on signal 11 \(SIGSEGV\)", FPM_LOG, "worker-crash"),
+    "big-headers-plugin": Expect(502, r"upstream sent too big header", NGINX_LOG, "header-too-big"),
+    "request-timeout": Expect(502, r"execution timed out", FPM_LOG, "worker-timeout"),
+    "pool-exhausted": Expect(502, r"failed \(11: Resource temporarily unavailable\)", NGINX_LOG, "pool-exhausted"),
+    "fpm-config-error": Expect(502, r"connect\(\) to unix:\S+ failed \(2: No such file or directory\)", NGINX_LOG,
+                               "fpm-config-error"),
+    "apache-wrong-socket": Expect(503, r"AH02454: FCGI: attempt to connect to Unix domain socket /run/php/php8\.1-fpm\.sock",
+                                  APACHE_LOG, "socket-mismatch"),
+}
