@@ -63,9 +63,9 @@ class _GuardEnvironment(ImmutableSandboxedEnvironment):
             return operator.pow(left, right)
         if operator_ == "*":
             for seq, count in ((left, right), (right, left)):
-                if isinstance(seq, str | list | tuple) and isinstance(count, int):
-                    if len(seq) * count > _MAX_SEQUENCE:
-                        raise SecurityError("repetition result is too long")
+                too_long = isinstance(seq, str | list | tuple) and isinstance(count, int)
+                if too_long and len(seq) * count > _MAX_SEQUENCE:
+                    raise SecurityError("repetition result is too long")
             return operator.mul(left, right)
         return super().call_binop(context, operator_, left, right)
 
@@ -91,7 +91,7 @@ class When:
         except SecurityError as exc:
             raise Fix502Error(f"unsafe expression {self.source!r}: {exc}", where=self.where) from None
         except UndefinedError as exc:
-            raise Fix502Error(f"when: {self.source!r}: {exc}", where=self.where) from None
+            raise Fix502Error(f"when: {self.source!r}: undefined: {exc}", where=self.where) from None
         except (TemplateError, TypeError, ValueError, ArithmeticError, LookupError) as exc:
             raise Fix502Error(
                 f"when: {self.source!r} failed: {type(exc).__name__}: {exc}", where=self.where
@@ -109,17 +109,18 @@ def _unsafe_name(name: str) -> bool:
 
 
 def _static_problems(tree: nodes.Expr, names: frozenset[str]) -> list[str]:
+    unsafe: list[str] = []
     problems: list[str] = []
     for node in _walk(tree):
         if isinstance(node, nodes.Getattr) and _unsafe_name(node.attr):
-            problems.append(f"unsafe expression: attribute {node.attr!r} is not allowed")
+            unsafe.append(node.attr)
         elif (
             isinstance(node, nodes.Getitem)
             and isinstance(node.arg, nodes.Const)
             and isinstance(node.arg.value, str)
             and _unsafe_name(node.arg.value)
         ):
-            problems.append(f"unsafe expression: item {node.arg.value!r} is not allowed")
+            unsafe.append(node.arg.value)
         elif isinstance(node, nodes.Filter | nodes.Test):
             # attr('x'), map(attribute='a.b'), selectattr('x'), sort(attribute=...) all reach
             # attributes by a string; vet every dotted part of every string argument.
@@ -130,15 +131,18 @@ def _static_problems(tree: nodes.Expr, names: frozenset[str]) -> list[str]:
                     continue
                 for part in arg.value.split("."):
                     if part.startswith("_") or ((strict or key == "attribute") and part in _UNSAFE_ATTRS):
-                        problems.append(f"unsafe expression: attribute {part!r} is not allowed")
+                        unsafe.append(part)
         elif isinstance(node, nodes.Name) and node.ctx == "load" and node.name not in names:
             if node.name.startswith("_"):
-                problems.append(f"unsafe expression: name {node.name!r} is not allowed")
+                unsafe.append(node.name)
             else:
                 known = ", ".join(sorted(names))
                 problems.append(f"unknown name {node.name!r} (known: {known})")
-    # The walk meets the outermost node first; reversed, the messages follow the source order.
-    return list(dict.fromkeys(reversed(problems)))
+    # The walk meets the outermost node first; reversed, names follow the source order.
+    if unsafe:
+        listed = ", ".join(repr(u) for u in dict.fromkeys(reversed(unsafe)))
+        problems.insert(0, f"unsafe expression: {listed} not allowed")
+    return list(dict.fromkeys(problems))
 
 
 def compile_when(source: str, where: str, names: frozenset[str] = WHEN_NAMES) -> When:

@@ -61,6 +61,7 @@ _HOST_RANGE = re.compile(r"\[([0-9a-zA-Z]*):([0-9a-zA-Z]*)(?::([0-9]+))?\]")
 _SUBSCRIPT = re.compile(r"^(.+)\[(?:(-?[0-9]+)|([0-9]+)?\s*(?:-|:)\s*([0-9]+)?)\]$")
 _PATTERN_TERMS = re.compile(r"(?:[^\s:\[\]]|\[[^\]]*\])+")
 _MAX_RANGE_HOSTS = 10_000
+_IMPLICIT = frozenset({"all", "ungrouped"})
 _VARS_EXTENSIONS = ("", ".yml", ".yaml", ".json")
 _TRUE = frozenset({"yes", "on", "1", "true", "y", "t"})
 _FALSE = frozenset({"no", "off", "0", "false", "n", "f", ""})
@@ -137,11 +138,19 @@ def read_yaml(path: Path, display: str, error: Callable[[str], Fix502Error], *, 
         raise error(f"{display}:{mark.line + 1}:{mark.column + 1}: YAML error: {problem}") from None
     except ReaderError as exc:
         line, col = _position(text, exc.position)
-        raise error(
-            f"{display}:{line}:{col}: YAML error: character {exc.character!r} is not allowed"
-        ) from None
+        char = chr(exc.character) if isinstance(exc.character, int) else str(exc.character)
+        raise error(f"{display}:{line}:{col}: YAML error: character {char!r} is not allowed") from None
     except YAMLError as exc:
         raise error(f"{display}: YAML error: {' '.join(str(exc).split())}") from None
+
+
+def yaml_repr(value: Any) -> str:
+    """A value as its YAML author wrote it (true, null), not as Python spells it."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    return repr(value)
 
 
 def key_where(display: str, mapping: CommentedMap, key: Any) -> str:
@@ -223,7 +232,7 @@ class Inventory:
 
     def _close(self, pattern: str, candidates: Iterable[str]) -> str:
         bare = pattern.lstrip("!&~").replace("*", "").replace("?", "")
-        close = difflib.get_close_matches(bare, sorted(set(candidates)), n=5, cutoff=0.5)
+        close = close_names(bare, candidates)
         return f"; close: {', '.join(close)}" if close else ""
 
     def _no_match(self, option: str, pattern: str, candidates: Iterable[str], what: str) -> InventoryError:
@@ -243,7 +252,11 @@ class Inventory:
     def _select_groups(self, spec: str) -> set[str]:
         chosen: set[str] = set()
         for pattern in _split_commas(spec, "--group"):
-            names = [g for g in self.groups if fnmatch.fnmatchcase(g, pattern)]
+            names = [
+                g
+                for g in self.groups
+                if fnmatch.fnmatchcase(g, pattern) and (g not in _IMPLICIT or g == pattern)
+            ]
             if not names:
                 raise self._no_match("--group", pattern, self.groups, "group")
             for name in names:
@@ -270,7 +283,8 @@ class Inventory:
                 raise InventoryError(
                     f"{self._label()}: --limit {term!r}: bad regular expression: {exc}"
                 ) from None
-            groups = [g for g in self.groups if regex.match(g)]
+            # Unlike Ansible, a glob never reaches the implicit groups: "a*" must not mean "all".
+            groups = [g for g in self.groups if regex.match(g) and (g not in _IMPLICIT or g == expr)]
             names: set[str] = set()
             for group in groups:
                 names |= self.groups[group]
@@ -336,6 +350,17 @@ class Inventory:
         return [self.hosts[name] for name in self._ordered(chosen)]
 
 
+def close_names(word: str, candidates: Iterable[str], n: int = 5) -> list[str]:
+    """difflib's close matches, ties in name order so messages are stable."""
+    pool = sorted(set(candidates))
+    found = difflib.get_close_matches(word, pool, n=n, cutoff=0.5)
+
+    def score(name: str) -> float:
+        return difflib.SequenceMatcher(None, word, name).ratio()
+
+    return sorted(found, key=lambda name: (-score(name), name))
+
+
 def _split_commas(spec: str, option: str) -> list[str]:
     parts = [p.strip() for p in spec.split(",")]
     if not spec.strip() or any(not p for p in parts):
@@ -347,7 +372,11 @@ def _split_limit(spec: str) -> list[str]:
     """Ansible's ``split_host_pattern``: commas if any, else colons outside ``[a:b]``."""
     if "," in spec:
         return [p.strip() for p in spec.split(",") if p.strip()]
-    return [p.strip() for p in _PATTERN_TERMS.findall(spec) if p.strip()]
+    terms = [p.strip() for p in _PATTERN_TERMS.findall(spec) if p.strip()]
+    # findall silently skips what it cannot match (an unbalanced "["): refuse instead of ignoring it
+    if re.sub(r"[\s:]", "", "".join(terms)) != re.sub(r"[\s:]", "", spec):
+        raise InventoryError(f"--limit {spec!r}: unbalanced '[' (use ',' to separate such patterns)")
+    return terms
 
 
 def _term_body(term: str, spec: str, label: str) -> str:
@@ -405,13 +434,14 @@ def _token_problem(value: Any, allowed: re.Pattern[str]) -> str | None:
         return "is a Jinja template; templated values are not supported"
     if allowed.fullmatch(value):
         return None
-    for char in value:
-        if char in _SHELL_META:
-            return f"contains shell metacharacter {char!r}"
-        if char.isspace():
-            return "contains whitespace"
-        if not allowed.fullmatch(char) and not allowed.fullmatch("a" + char):
-            return f"contains disallowed character {char!r}"
+    meta = next((c for c in value if c in _SHELL_META), None)
+    if meta is not None:
+        return f"contains shell metacharacter {meta!r}"
+    if any(c.isspace() for c in value):
+        return "contains whitespace"
+    odd = next((c for c in value if not allowed.fullmatch("a" + c)), None)
+    if odd is not None:
+        return f"contains disallowed character {odd!r}"
     return "is not allowed"
 
 
@@ -467,11 +497,7 @@ class _Loader:
         if doc is None:
             raise InventoryError(f"{self.display}: inventory is empty")
         if not isinstance(doc, CommentedMap):
-            hint = ""
-            if isinstance(doc, CommentedSeq | str):
-                hint = (
-                    " (INI inventories are not supported; convert with: ansible-inventory -i FILE --list -y)"
-                )
+            hint = _INI_HINT if isinstance(doc, CommentedSeq | str) else ""
             raise InventoryError(f"{self.display}:1:1: inventory must be a YAML mapping of groups{hint}")
         self._group("all", f"{self.display}:1:1")
         for name, data in doc.items():
@@ -508,7 +534,7 @@ class _Loader:
                 self._parse_hosts(name, value, vwhere)
             elif key == "vars":
                 layer = self._layer(value, self.display, f"vars of group {name!r}", vwhere)
-                prio = layer.get("ansible_group_priority")
+                prio = layer.pop("ansible_group_priority", None)  # a setting, not a variable
                 if prio is not None:
                     if isinstance(prio.value, int) and not isinstance(prio.value, bool):
                         group.priority = prio.value
@@ -653,8 +679,9 @@ def _merge(layers: Iterable[_Layer]) -> _Layer:
 
 
 def _first(merged: _Layer, *names: str) -> tuple[str, _Var] | None:
+    """The first of ``names`` that is set; null counts as unset (the default applies)."""
     for name in names:
-        if name in merged:
+        if name in merged and merged[name].value is not None:
             return name, merged[name]
     return None
 
@@ -696,10 +723,10 @@ def _build_host(
     if found:
         key, var = found
         value = var.value
-        if isinstance(value, str) and value.strip().isdigit():
+        if isinstance(value, str) and re.fullmatch(r"[0-9]{1,5}", value.strip()):
             value = int(value.strip())
         if isinstance(value, bool) or not isinstance(value, int):
-            bad(var, key, f"{var.value!r} must be an integer port")
+            bad(var, key, f"{yaml_repr(var.value)} must be an integer port")
         elif not 1 <= value <= 65535:
             bad(var, key, f"{value} is out of range 1..65535")
         else:
@@ -731,7 +758,7 @@ def _build_host(
         key, var = found
         flag = _boolean(var.value)
         if flag is None:
-            bad(var, key, f"{var.value!r} is not a boolean")
+            bad(var, key, f"{yaml_repr(var.value)} is not a boolean")
         else:
             become = flag
 
@@ -777,12 +804,30 @@ def _build_host(
     )
 
 
+_INI_HINT = " (INI inventories are not supported; convert with: ansible-inventory -i FILE --list -y)"
+_INI_SECTION = re.compile(r"^\s*\[[A-Za-z0-9_.:-]+\]\s*$", re.MULTILINE)
+
+
+def _looks_like_ini(file: Path) -> bool:
+    try:
+        text = file.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    return bool(_INI_SECTION.search(text))
+
+
 def load_inventory(path: str | Path) -> Inventory:
     """Read an Ansible YAML inventory and its group_vars/host_vars; raise one InventoryError
     listing every problem (one per line) if anything is wrong."""
     file = Path(path)
     loader = _Loader(file)
-    loader.parse(read_yaml(file, str(file), InventoryError, yaml_1_1=True))
+    try:
+        doc = read_yaml(file, str(file), InventoryError, yaml_1_1=True)
+    except InventoryError:
+        if _looks_like_ini(file):
+            raise InventoryError(f"{file}: not a YAML inventory{_INI_HINT}") from None
+        raise
+    loader.parse(doc)
     if not loader.check_cycles():
         raise InventoryProblems(loader.problems)
 
@@ -794,6 +839,7 @@ def load_inventory(path: str | Path) -> Inventory:
                 groups["ungrouped"].parents.append("all")
                 groups["all"].children.append("ungrouped")
             groups["ungrouped"].hosts.append(name)
+            direct.append("ungrouped")
     if "ungrouped" not in groups:
         loader._group("ungrouped", f"{file}:1:1").parents.append("all")
         groups["all"].children.append("ungrouped")
@@ -807,9 +853,9 @@ def load_inventory(path: str | Path) -> Inventory:
     hosts: dict[str, Host] = {}
     members: dict[str, set[str]] = {name: set() for name in groups}
     for name in loader.host_where:
-        direct = set(loader.host_direct[name])
-        all_groups = set(direct)
-        for group in direct:
+        own = set(loader.host_direct[name])
+        all_groups = set(own)
+        for group in own:
             all_groups |= loader.ancestors(group)
         all_groups.add("all")
         for group in all_groups:

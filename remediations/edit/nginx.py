@@ -241,6 +241,11 @@ def _statements(tokens: list[_Token]) -> list[_Stmt]:
     return stmts
 
 
+def _check_args(args: Sequence[str]) -> None:
+    if isinstance(args, str):  # a lone string would be spread into one argument per character
+        raise EditError(f"arguments must be a list of strings, got the string {args!r}")
+
+
 def _needs_quotes(value: str) -> bool:
     return (
         not value
@@ -329,6 +334,7 @@ def set_directive_args(text: str, line: int, name: str, new_args: Sequence[str])
     Indentation, the name, the ``;`` and whatever follows it on the line (a trailing comment) are
     left as they are.
     """
+    _check_args(new_args)
     doc = _Doc.parse(text)
     stmt = doc.at(line, name)
     if stmt.arg_values == list(new_args):
@@ -409,6 +415,7 @@ def ensure_directive_in_block(
     for a block directive) with the anchor's indentation. ``anchor_name`` disambiguates a line
     holding several directives. Several existing ``name`` lines in the block are ambiguous.
     """
+    _check_args(args)
     return _ensure_one(text, anchor_line, anchor_name, name, args, None)[0]
 
 
@@ -426,6 +433,7 @@ def ensure_directives_in_block(
     """
     insert_after: tuple[int, str] | None = None
     for name, args in directives:
+        _check_args(args)
         anchor = _Doc.parse(text).at(anchor_line, anchor_name)
         text, at, added = _ensure_one(text, anchor_line, anchor.name.value, name, args, insert_after)
         if added:

@@ -277,6 +277,7 @@ else
 register_shutdown_function(function () {
     $out = ob_get_clean();
     if ($GLOBALS["fix502_ok"]) { echo $out; return; }
+    $out = preg_replace("#<(style|script|head)\b.*?</\\1>#is", " ", (string) $out);
     $t = trim(preg_replace("/\s+/", " ", strip_tags((string) $out)));
     $e = error_get_last();
     if ($t === "" && $e) { $t = $e["message"]; }

@@ -13,7 +13,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 from crossplane.errors import NgxParserBaseException
 from crossplane.lexer import _balance_braces, _lex_file_object
@@ -98,7 +98,7 @@ def tzinfo_of(tz: str) -> timezone:
     """``date +%z`` (``+0530``) as a tzinfo; logs are written in host local time."""
     m = re.fullmatch(r"([+-])(\d\d):?(\d\d)", tz.strip())
     if not m:
-        return timezone.utc
+        return UTC
     delta = timedelta(hours=int(m.group(2)), minutes=int(m.group(3)))
     return timezone(-delta if m.group(1) == "-" else delta)
 
@@ -569,7 +569,8 @@ def parse_netstat_unix(body: str) -> dict[str, str]:
 
 
 # ---- logs ---------------------------------------------------------------------------------------
-MONTHS = {m: i for i, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), 1)}
+MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+MONTHS = {m: i for i, m in enumerate(MONTH_NAMES, 1)}
 NGINX_TIME = re.compile(r"^(\d{4})/(\d\d)/(\d\d) (\d\d):(\d\d):(\d\d) ")
 APACHE_TIME = re.compile(r"^\[\w{3} (\w{3}) +(\d{1,2}) (\d\d):(\d\d):(\d\d)(?:\.(\d+))? (\d{4})\]")
 FPM_TIME = re.compile(r"^\[(\d{1,2})-(\w{3})-(\d{4}) (\d\d):(\d\d):(\d\d)(?:\.(\d+))?\]")

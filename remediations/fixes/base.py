@@ -21,9 +21,10 @@ class Probe:
     """An HTTP check of the site, run on the host with ``curl --resolve`` (bypasses any edge)."""
 
     path: str = "/"
-    expect_status: int = 200
+    expect_status: int | None = 200  # None: any HTTP answer will do (FPM is up, the site may still fail)
     expect_body: str | None = 'content="WordPress'  # the generator meta tag: real WordPress rendered
     concurrency: int = 1  # >1: fire that many requests at once, all must pass (pool sizing)
+    attempts: int | None = None  # None: the playbook's verify retries; bisection probes use 1
 
 
 @dataclass

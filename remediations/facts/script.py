@@ -1,0 +1,349 @@
+"""One ssh command in, one :class:`HostFacts` out.
+
+Diagnosing a host costs a single round trip: :func:`evidence_command` ships ``evidence.sh``
+(package data, POSIX sh, no Python needed on the target) as an ``sh -c`` argument, and
+:func:`parse_evidence` turns everything it printed into typed facts with the pure parsers in
+:mod:`remediations.facts.parsers`.  Keeping the remote side a dumb printer means the logic is
+all here, where it is tested against captured output.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass, field
+from importlib import resources
+
+from remediations.facts import parsers as p
+from remediations.facts.model import (
+    FpmService,
+    HostFacts,
+    HttpProbe,
+    LogLine,
+    Resources,
+    TcpListener,
+    WebServer,
+    WordPress,
+)
+
+SCRIPT_NAME = "evidence.sh"
+
+
+def evidence_script() -> str:
+    return resources.files("remediations.facts").joinpath(SCRIPT_NAME).read_text(encoding="utf-8")
+
+
+def evidence_command(site_url: str, log_lines: int = 400) -> str:
+    """The full remote command; every value is quoted so a hostile URL cannot break out of it."""
+    return " ".join(
+        [
+            "sh",
+            "-c",
+            shlex.quote(evidence_script()),
+            "fix502-evidence",
+            shlex.quote(site_url),
+            shlex.quote(str(int(log_lines))),
+        ]
+    )
+
+
+@dataclass
+class _Collected:
+    """The output's sections, routed by kind (files go to whoever printed them)."""
+
+    singles: dict[str, str] = field(default_factory=dict)
+    cmds: dict[str, str] = field(default_factory=dict)
+    rcs: dict[str, int] = field(default_factory=dict)
+    pidfiles: dict[str, p.PidFile] = field(default_factory=dict)
+    nginx_files: dict[str, str] = field(default_factory=dict)
+    apache_files: dict[str, str] = field(default_factory=dict)
+    fpm_kv: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    fpm_files: dict[str, dict[str, str]] = field(default_factory=dict)
+    logs: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _file_text(body: str) -> str:
+    """The script prints an extra newline after each file so a missing final newline cannot glue
+    the next marker onto the file's last line; drop it again."""
+    lines = body.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return "\n".join(lines) + "\n" if lines else ""
+
+
+def _collect(sections: list[p.Section]) -> _Collected:
+    c = _Collected()
+    owner: str | None = None
+    for s in sections:
+        if s.kind == "cmd":
+            c.cmds[s.arg] = s.body
+            if s.arg == "nginx-T":
+                owner = "nginx"
+            elif s.arg.startswith("apache-"):
+                owner = "apache"
+            elif s.arg.startswith("fpm-t "):
+                owner = "fpm " + s.arg.split(" ", 1)[1]
+            else:
+                owner = None
+        elif s.kind == "rc":
+            try:
+                c.rcs[s.arg] = int(s.body.strip())
+            except ValueError:
+                c.rcs[s.arg] = -1
+        elif s.kind == "pidfile":
+            c.pidfiles[s.arg] = p.parse_pidfile(s.body)
+        elif s.kind == "file":
+            text = _file_text(s.body)
+            if owner == "nginx":
+                c.nginx_files[s.arg] = text
+            elif owner == "apache":
+                c.apache_files[s.arg] = text
+            elif owner is not None and owner.startswith("fpm "):
+                c.fpm_files.setdefault(owner[4:], {})[s.arg] = text
+        elif s.kind == "fpm":
+            c.fpm_kv[s.arg] = p.parse_kv(s.body)
+            c.fpm_files.setdefault(s.arg, {})
+            owner = "fpm " + s.arg
+        elif s.kind == "log":
+            c.logs.append((s.arg, s.body))
+            owner = None
+        else:
+            c.singles[s.kind] = s.body
+            owner = None
+    return c
+
+
+def _service_procs(
+    procs: list[p.Proc], pidfile: p.PidFile | None, comms: tuple[str, ...]
+) -> tuple[bool, list[p.Proc]]:
+    """Master and workers of one web server: by its pid file, else any master of that name."""
+    if pidfile is not None and pidfile.pid is not None and pidfile.alive:
+        master = pidfile.pid
+        group = [x for x in procs if x.pid == master or x.ppid == master]
+        return True, group or [p.Proc(master, 0, "", 0, 0, comms[0], "")]
+    if pidfile is not None and pidfile.exists:
+        return False, []  # a pid file naming a dead process: stopped (or crashed)
+    by_pid = {x.pid: x for x in procs}
+    group = [
+        x for x in procs if x.comm in comms and (x.ppid not in by_pid or by_pid[x.ppid].comm not in comms)
+    ]
+    masters = {x.pid for x in group}
+    group += [x for x in procs if x.ppid in masters]
+    return bool(group), group
+
+
+def _nginx(c: _Collected, procs: list[p.Proc]) -> WebServer:
+    head, files = p.split_nginx_dump(c.cmds.get("nginx-T", ""))
+    if not files:
+        files = dict(c.nginx_files)
+    c.nginx_files = files
+    cfg = p.parse_nginx_config(files)
+    running, group = _service_procs(procs, c.pidfiles.get("nginx"), ("nginx",))
+    workers = [x for x in group if "master process" not in x.args and x.user]
+    logs = [log for log in cfg.error_logs if log.startswith("/")]
+    return WebServer(
+        kind="nginx",
+        running=running,
+        service="nginx",
+        user=workers[0].user if workers else cfg.user,
+        pids=sorted(x.pid for x in group),
+        config_test_ok=c.rcs.get("nginx-T") == 0 if "nginx-T" in c.rcs else None,
+        config_test_output=head.strip(),
+        fastcgi_targets=cfg.fastcgi_targets,
+        buffer_directives=cfg.buffer_directives,
+        proxy_passes=cfg.proxy_passes,
+        roots=cfg.roots,
+        modules=[],
+        error_logs=list(dict.fromkeys(logs or ["/var/log/nginx/error.log"])),
+        listen=cfg.listen,
+    )
+
+
+def _apache(c: _Collected, procs: list[p.Proc]) -> WebServer:
+    run = p.parse_apache_run(c.cmds.get("apache-S", ""))
+    main_log = run.get("Main ErrorLog", "/var/log/apache2/error.log")
+    log_dir = main_log.rsplit("/", 1)[0] if "/" in main_log else "/var/log/apache2"
+    cfg = p.parse_apache_config(c.apache_files, log_dir)
+    running, group = _service_procs(procs, c.pidfiles.get("apache"), ("apache2", "httpd"))
+    workers = [x for x in group if x.user and x.user != "root"]
+    logs = [main_log, *(log for log in cfg.error_logs if log.startswith("/"))]
+    return WebServer(
+        kind="apache",
+        running=running,
+        service="apache2",
+        user=workers[0].user if workers else run.get("User"),
+        pids=sorted(x.pid for x in group),
+        config_test_ok=c.rcs.get("apache-configtest") == 0 if "apache-configtest" in c.rcs else None,
+        config_test_output=c.cmds.get("apache-configtest", "").strip(),
+        fastcgi_targets=cfg.fastcgi_targets,
+        buffer_directives=cfg.buffer_directives,
+        proxy_passes=cfg.proxy_passes,
+        roots=cfg.roots,
+        modules=p.parse_apache_modules(c.cmds.get("apache-M", "")),
+        error_logs=list(dict.fromkeys(logs)),
+        listen=cfg.listen,
+    )
+
+
+def _choose_web(c: _Collected, procs: list[p.Proc], probe: HttpProbe | None, notes: list[str]) -> WebServer:
+    """One host, one front web server: the running one, else the one the probe's Server names."""
+    found: list[WebServer] = []
+    if "nginx-T" in c.cmds:
+        found.append(_nginx(c, procs))
+    if "apache-S" in c.cmds:
+        found.append(_apache(c, procs))
+    if not found:
+        return WebServer()
+    if len(found) == 1:
+        return found[0]
+    running = [w for w in found if w.running]
+    server = (probe.server or "").lower() if probe else ""
+    pool = running or found
+    for w in pool:
+        if w.kind in server or (w.kind == "apache" and "apache" in server):
+            chosen = w
+            break
+    else:
+        with_php = [w for w in pool if w.fastcgi_targets or "php_module" in w.modules]
+        chosen = (with_php or pool)[0]
+    other = next(w for w in found if w is not chosen)
+    notes.append(
+        f"both nginx and apache2 are installed; facts describe {chosen.service}"
+        f" ({'running' if chosen.running else 'stopped'}), {other.service} is"
+        f" {'running' if other.running else 'stopped'}"
+    )
+    return chosen
+
+
+def _fpm(version: str, c: _Collected, procs: list[p.Proc], now: float) -> FpmService:
+    kv = c.fpm_kv[version]
+
+    def get(key: str) -> str | None:
+        values = kv.get(key)
+        return values[0] if values else None
+
+    files = c.fpm_files.get(version, {})
+    xdebug = get("xdebug")
+    conf = get("conf")
+    ordered = {k: v for k, v in files.items() if k == conf}
+    ordered.update({k: v for k, v in files.items() if k != conf and k != xdebug})
+    ini = p.parse_fpm_ini(ordered)
+    init_kind = get("init")
+    svc = FpmService(
+        version=version,
+        service=f"php{version}-fpm",
+        binary=get("binary") or f"/usr/sbin/php-fpm{version}",
+        init="systemd" if init_kind == "systemd" else "sysv" if init_kind == "sysv" else "unknown",
+        pid_file=get("pidfile"),
+        global_file=conf,
+        error_log=get("error_log"),
+        emergency_restart_threshold=ini.globals.get("emergency_restart_threshold"),
+        emergency_restart_interval=ini.globals.get("emergency_restart_interval"),
+        pools=ini.pools,
+    )
+    pid = get("pid")
+    alive = get("pid_alive") == "yes" and "php-fpm" in (get("pid_comm") or "php-fpm")
+    if pid and pid.isdigit() and alive:
+        svc.master_pid = int(pid)
+    elif pid is not None:
+        svc.pid_file_stale = True
+    if svc.master_pid is None and get("pidfile_exists") == "no" and conf:
+        for x in procs:  # no pid file: find the master by the config it was started with
+            if x.args.startswith("php-fpm: master process") and f"({conf})" in x.args:
+                svc.master_pid = x.pid
+                break
+    if svc.master_pid is not None:
+        svc.state = "running"
+        master = next((x for x in procs if x.pid == svc.master_pid), None)
+        if master is not None:
+            svc.master_started = now - master.etimes
+        svc.worker_rss_kb = [x.rss_kb for x in procs if x.ppid == svc.master_pid and x.rss_kb > 0]
+    elif get("installed") == "yes":
+        svc.state = "stopped"
+    rc = c.rcs.get(f"fpm-t {version}")
+    svc.config_test_ok = None if rc is None else rc == 0
+    svc.config_test_output = c.cmds.get(f"fpm-t {version}", "").strip()
+    if xdebug:
+        text = files.get(xdebug)
+        active = text is None or any(
+            line.strip().startswith("zend_extension") and "xdebug" in line for line in text.splitlines()
+        )
+        svc.xdebug_ini = xdebug if active else None
+    return svc
+
+
+def parse_evidence(output: str, *, since: float | None = None, window_seconds: int = 900) -> HostFacts:
+    """Everything the evidence script printed, as one value (pure: replayable from a fixture)."""
+    sections = p.split_sections(output)
+    c = _collect(sections)
+    notes: list[str] = []
+    if "end" not in c.singles:
+        notes.append("evidence output is incomplete (no end marker): the script was cut short")
+    if "meta" in c.singles:
+        meta = p.parse_meta(c.singles["meta"])
+    else:
+        meta = p.Meta(0.0, "+0000", "", None)
+        notes.append("no meta section: host clock unknown")
+    tz = p.tzinfo_of(meta.tz)
+    boot = meta.now - meta.uptime if meta.uptime is not None else None
+
+    probe = p.parse_probe(c.singles["probe"]) if "probe" in c.singles else None
+    procs = p.parse_ps(c.singles.get("ps", ""))
+    web = _choose_web(c, procs, probe, notes)
+    fpm = [_fpm(v, c, procs, meta.now) for v in c.fpm_kv]
+
+    sockets, missing = p.parse_stat(c.singles.get("sockets", ""))
+    tcp: list[TcpListener] = []
+    unix: dict[str, str] = {}
+    if "ss-t" in c.cmds:
+        tcp = p.parse_ss_tcp(c.cmds["ss-t"])
+        unix = p.parse_ss_unix(c.cmds.get("ss-x", ""))
+    elif "netstat-t" in c.cmds:
+        tcp = p.parse_netstat_tcp(c.cmds["netstat-t"])
+        unix = p.parse_netstat_unix(c.cmds.get("netstat-x", ""))
+
+    starts = [s.master_started for s in fpm if s.state == "running" and s.master_started is not None]
+    window_start = max([meta.now - window_seconds, *starts, *([since] if since is not None else [])])
+    logs: list[LogLine] = []
+    for source, body in c.logs:
+        logs.extend(
+            line
+            for line in p.parse_log(source, body, tz)
+            if line.time is not None and line.time >= window_start
+        )
+    dmesg_body = c.cmds.get("dmesg")
+    dmesg_readable = dmesg_body is not None and c.rcs.get("dmesg") == 0
+    if dmesg_body is not None and not dmesg_readable:
+        first = next((line for line in dmesg_body.splitlines() if line.strip()), "no output")
+        notes.append(f"dmesg unreadable: {first.strip()}")
+    elif dmesg_body is not None:
+        kernel = p.parse_log("dmesg", dmesg_body, tz, boot)
+        logs.extend(line for line in kernel if line.time is not None and line.time >= window_start)
+
+    notes.extend(line.strip() for line in c.singles.get("notes", "").splitlines() if line.strip())
+    files: dict[str, str] = {}
+    files.update(c.apache_files)
+    files.update(c.nginx_files)
+    for per_version in c.fpm_files.values():
+        files.update(per_version)
+
+    return HostFacts(
+        now=meta.now,
+        tz=meta.tz,
+        web=web,
+        fpm=fpm,
+        sockets=sockets,
+        tcp=tcp,
+        logs=logs,
+        log_window_start=window_start,
+        dmesg_readable=dmesg_readable,
+        resources=p.parse_meminfo(c.singles["meminfo"]) if "meminfo" in c.singles else Resources(),
+        wordpress=p.parse_wordpress(c.singles["wordpress"], meta.now)
+        if "wordpress" in c.singles
+        else WordPress(),
+        local_probe=probe,
+        files=files,
+        file_meta=p.parse_file_meta(c.singles.get("filemeta", "")),
+        notes=notes,
+        unix_listeners=unix,
+        missing_paths=missing,
+    )

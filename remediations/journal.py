@@ -1,0 +1,234 @@
+"""The on-host journal: every change is recorded (with a backup) *before* it is made.
+
+Layout on the host (root-only: 0700 directories, 0600 files)::
+
+    /var/backups/fix502/RUN_ID/journal.jsonl   one JSON record per change, appended first
+    /var/backups/fix502/RUN_ID/files/N         the original bytes of file N (cp -p: owner, mode, times)
+
+Each change is one remote shell script that appends its record, takes the backup and only then
+changes the target, under ``set -e``: if the backup location is full or read-only the script stops
+before touching anything.  Undo reads the journal backwards and is idempotent, so
+``fix502 rollback`` works after the controller died at any point, even mid-change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from remediations.errors import BackupFailed, CommandFailed, Fix502Error
+from remediations.plan import Command, MakeDir, Op, RemoveStale, Rename, Service, WriteFile
+from remediations.transport import Runner, join, q, run_ok
+
+BACKUP_ROOT = "/var/backups/fix502"
+
+# Runs a service action the way the host's init does it.
+SERVICE_SH = (
+    'svc() { if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then '
+    'if [ "$2" = enable ]; then systemctl enable "$1"; else systemctl "$2" "$1"; fi; '
+    'else if [ "$2" = enable ]; then return 0; fi; service "$1" "$2"; fi; }'
+)
+
+# Is a service running now?  (systemd: is-active; sysv: the init script's status.)
+STATUS_SH = (
+    'active() { if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then '
+    'systemctl is-active --quiet "$1"; else service "$1" status >/dev/null 2>&1; fi; }'
+)
+
+PREAMBLE = (
+    "set -e; umask 077; "
+    'D={d}; mkdir -p "$D/files"; chmod 700 {root} "$D" "$D/files"; '
+    'J="$D/journal.jsonl"; touch "$J"; chmod 600 "$J"; '
+)
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass
+class Applied:
+    """What applying one op did (for the report)."""
+
+    op: Op
+    changed: bool
+    detail: str = ""
+
+
+class Journal:
+    """Applies plan ops on one host through the transport, journaling each first."""
+
+    def __init__(self, transport: Runner, run_id: str) -> None:
+        self.t = transport
+        self.run_id = run_id
+        self.dir = f"{BACKUP_ROOT}/{run_id}"
+        self.seq = 0
+
+    # -- recording ----------------------------------------------------------------------------
+    def _preamble(self) -> str:
+        return PREAMBLE.format(d=q(self.dir), root=q(BACKUP_ROOT))
+
+    def _record(self, rec: dict[str, Any]) -> str:
+        self.seq += 1
+        rec = {"seq": self.seq, "time": time.time(), **rec}
+        return f"printf '%s\\n' {q(json.dumps(rec, sort_keys=True))} >> \"$J\"; "
+
+    def _run(self, script: str, what: str, stdin: str | None = None) -> str:
+        result = self.t.run(script, stdin=stdin)
+        if result.exit_status == 0:
+            return result.stdout
+        err = (result.stderr or result.stdout).strip().splitlines()
+        last = err[-1] if err else "no output"
+        if result.exit_status == 97:
+            raise BackupFailed(f"{what}: cannot back up to {self.dir}: {last}; nothing changed", where=self.t.host.name)
+        if result.exit_status == 98:
+            raise Fix502Error(f"{what}: file changed on the host since it was read; nothing changed",
+                              where=self.t.host.name)
+        raise CommandFailed(f"{what} failed (exit {result.exit_status}): {last}", where=self.t.host.name,
+                            exit_status=result.exit_status, stderr=result.stderr)
+
+    def begin(self, playbook: str, controller: str) -> None:
+        rec = {"op": "begin", "run_id": self.run_id, "playbook": playbook, "controller": controller}
+        self._run(self._preamble() + "{ " + self._record(rec) + "} || exit 97", "start journal")
+
+    def mark(self, what: str, **fields: Any) -> None:
+        self._run(self._preamble() + self._record({"op": "mark", "what": what, **fields}), f"journal {what}")
+
+    # -- applying -----------------------------------------------------------------------------
+    def apply(self, op: Op, fix_id: str) -> Applied:
+        if isinstance(op, WriteFile):
+            return self._write(op, fix_id)
+        if isinstance(op, Rename):
+            rec = {"op": "rename", "fix": fix_id, "src": op.src, "dst": op.dst}
+            script = (self._preamble() + f"S={q(op.src)}; T={q(op.dst)}; "
+                      '[ -e "$S" ] || { echo "$S does not exist" >&2; exit 3; }; '
+                      '[ ! -e "$T" ] || { echo "$T already exists" >&2; exit 3; }; '
+                      "{ " + self._record(rec) + '} || exit 97; mv "$S" "$T"')
+            self._run(script, op.describe())
+            return Applied(op, True)
+        if isinstance(op, MakeDir):
+            rec = {"op": "mkdir", "fix": fix_id, "path": op.path}
+            script = (self._preamble() + f"P={q(op.path)}; L={q(op.like)}; "
+                      "{ " + self._record(rec) + '} || exit 97; mkdir "$P"; '
+                      'chown --reference="$L" "$P"; chmod --reference="$L" "$P"')
+            self._run(script, op.describe())
+            return Applied(op, True)
+        if isinstance(op, RemoveStale):
+            n = self.seq + 1
+            rec = {"op": "remove", "fix": fix_id, "path": op.path, "backup": f"files/{n}"}
+            script = (self._preamble() + f"P={q(op.path)}; "
+                      '[ -e "$P" ] || [ -L "$P" ] || exit 0; '
+                      f'if [ -f "$P" ]; then cp -p "$P" "$D/files/{n}" || exit 97; fi; '
+                      "{ " + self._record(rec) + '} || exit 97; rm -f "$P"')
+            self._run(script, op.describe())
+            return Applied(op, True)
+        if isinstance(op, Service):
+            rec = {"op": "service", "fix": fix_id, "name": op.name, "action": op.action, "was_active": "@W@"}
+            record = self._record(rec).replace('"@W@"', "'\"$W\"'")
+            script = (self._preamble() + SERVICE_SH + "; " + STATUS_SH + f"; W=false; active {q(op.name)} && W=true; "
+                      + "{ " + record + "} || exit 97; " + f"svc {q(op.name)} {q(op.action)}")
+            self._run(script, op.describe())
+            return Applied(op, True)
+        if isinstance(op, Command):
+            rec = {"op": "command", "fix": fix_id, "argv": list(op.argv), "undo": list(op.undo or [])}
+            script = self._preamble() + "{ " + self._record(rec) + "} || exit 97; " + join(*op.argv)
+            self._run(script, op.describe())
+            return Applied(op, True)
+        raise TypeError(f"the journal cannot apply {type(op).__name__}")  # ConfigTest is the runner's
+
+    def _write(self, op: WriteFile, fix_id: str) -> Applied:
+        n = self.seq + 1
+        rec = {"op": "write", "fix": fix_id, "path": op.path, "backup": f"files/{n}"}
+        script = (
+            self._preamble()
+            + f"P=$(readlink -f {q(op.path)}); "
+            + f'[ "$(sha256sum < "$P" | cut -d" " -f1)" = {q(sha256(op.before))} ] || exit 98; '
+            + f'cp -p "$P" "$D/files/{n}" || exit 97; '
+            + "{ " + self._record(rec) + "} || exit 97; "
+            + 'TMP=$(mktemp "$(dirname "$P")/.fix502.XXXXXX"); '
+            + 'cat > "$TMP"; chown --reference="$P" "$TMP"; chmod --reference="$P" "$TMP"; mv -f "$TMP" "$P"'
+        )
+        self._run(script, op.describe(), stdin=op.after)
+        return Applied(op, True)
+
+    # -- undoing ------------------------------------------------------------------------------
+    def records(self) -> list[dict[str, Any]]:
+        return read_journal(self.t, self.run_id)
+
+    def undo(self, fix_id: str | None = None) -> list[str]:
+        """Undo this run's changes (only those of ``fix_id`` when given), newest first."""
+        return undo_run(self.t, self.run_id, fix_id=fix_id)
+
+
+def read_journal(t: Runner, run_id: str) -> list[dict[str, Any]]:
+    out = run_ok(t, f"cat {q(BACKUP_ROOT + '/' + run_id + '/journal.jsonl')}", what="read journal").stdout
+    records = []
+    for line in out.splitlines():
+        line = line.strip()
+        if line:
+            try:
+                records.append(json.loads(line))
+            except ValueError:
+                continue  # a record cut short by a dying connection: its change never started
+    return records
+
+
+def list_runs(t: Runner) -> list[str]:
+    out = t.run(f"ls -1 {q(BACKUP_ROOT)} 2>/dev/null || true").stdout
+    return sorted(x for x in out.split() if x and not x.startswith("."))
+
+
+def undo_run(t: Runner, run_id: str, *, fix_id: str | None = None) -> list[str]:
+    """Reverse the journal of ``run_id``.  Safe to repeat: each step checks before it acts."""
+    records = read_journal(t, run_id)
+    undone = {r["undoes"] for r in records if r.get("op") == "undone"}
+    d = f"{BACKUP_ROOT}/{run_id}"
+    lines: list[str] = []
+    services: dict[str, bool] = {}  # name -> was it running before this run first touched it
+    script = [PREAMBLE.format(d=q(d), root=q(BACKUP_ROOT)), "set +e; rc=0; ", SERVICE_SH, "; "]
+    for rec in reversed(records):
+        seq = rec.get("seq")
+        if seq in undone or (fix_id and rec.get("fix") != fix_id):
+            continue
+        op = rec.get("op")
+        step = ""
+        if op == "write":
+            b = f'"$D"/{q(rec["backup"])}'
+            p = q(rec["path"])
+            step = (f'if [ -f {b} ]; then T=$(mktemp "$(dirname {p})/.fix502.XXXXXX") && cp -p {b} "$T" '
+                    f'&& mv -f "$T" {p} || rc=1; fi; ')
+            lines.append(f"restore {rec['path']}")
+        elif op == "rename":
+            s, dst = q(rec["src"]), q(rec["dst"])
+            step = f"if [ -e {dst} ] && [ ! -e {s} ]; then mv {dst} {s} || rc=1; fi; "
+            lines.append(f"rename {rec['dst']} -> {rec['src']}")
+        elif op == "mkdir":
+            step = f"rmdir {q(rec['path'])} 2>/dev/null; "
+            lines.append(f"remove dir {rec['path']}")
+        elif op == "remove":
+            b = f'"$D"/{q(rec["backup"])}'
+            step = f"if [ -f {b} ] && [ ! -e {q(rec['path'])} ]; then cp -p {b} {q(rec['path'])} || rc=1; fi; "
+            lines.append(f"restore {rec['path']}")
+        elif op == "command" and rec.get("undo"):
+            step = join(*rec["undo"]) + " || rc=1; "
+            lines.append("run " + " ".join(rec["undo"]))
+        elif op == "service":
+            services[rec["name"]] = rec.get("was_active") in (True, "true")  # reversed: earliest wins
+            continue
+        else:
+            continue
+        mark = {"op": "undone", "undoes": seq, "time": time.time()}
+        script.append(step + f"printf '%s\\n' {q(json.dumps(mark))} >> \"$J\"; ")
+    # Services we touched are brought back in line with the restored files.
+    for name, was_active in services.items():
+        action = ("reload" if name in ("nginx", "apache2", "httpd") else "restart") if was_active else "stop"
+        script.append(f"svc {q(name)} {action} >/dev/null 2>&1 || svc {q(name)} restart >/dev/null 2>&1 || rc=1; ")
+        lines.append(f"service {name} {action}")
+    script.append("exit $rc")
+    result = t.run("".join(script))
+    if result.exit_status != 0:
+        raise CommandFailed(f"rollback of {run_id} incomplete: {result.stderr.strip()}", where=t.host.name)
+    return lines

@@ -1,0 +1,224 @@
+"""What a run tells people: console lines and recap, the JSON report, the escalation bundle.
+
+Everything that leaves fix502 passes through :func:`redact` first: wp-config.php secrets
+(DB_PASSWORD, keys and salts) and private keys must never appear in a report, a bundle or on the
+console, whatever a log line or a config file happened to contain.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections import Counter
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from remediations.inventory import Host
+    from remediations.runner import HostResult
+
+_SECRET_DEFINE = re.compile(
+    r"""(define\s*\(\s*['"](?:DB_PASSWORD|(?:SECURE_)?AUTH_KEY|LOGGED_IN_KEY|NONCE_KEY|(?:SECURE_)?AUTH_SALT|"""
+    r"""LOGGED_IN_SALT|NONCE_SALT)['"]\s*,\s*)(['"]).*?\2""",
+    re.I,
+)
+_PRIVATE_KEY = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.S)
+_PASSWORD_KV = re.compile(r"""((?:password|passwd|pwd|DB_PASSWORD)\s*[=:]\s*)(['"]?)[^\s'"]+\2""", re.I)
+
+
+def redact(text: str) -> str:
+    text = _SECRET_DEFINE.sub(lambda m: f"{m.group(1)}{m.group(2)}[redacted]{m.group(2)}", text)
+    text = _PRIVATE_KEY.sub("[redacted private key]", text)
+    return _PASSWORD_KV.sub(lambda m: f"{m.group(1)}[redacted]", text)
+
+
+def redact_obj(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: redact_obj(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [redact_obj(v) for v in value]
+    return value
+
+
+# ----------------------------------------------------------------------------------------------
+# JSON report
+# ----------------------------------------------------------------------------------------------
+def report_dict(run_id: str, playbook: str, dry_run: bool, results: dict[str, HostResult],
+                stopped: str | None = None) -> dict[str, Any]:
+    return redact_obj({
+        "run_id": run_id,
+        "playbook": playbook,
+        "dry_run": dry_run,
+        "stopped": stopped,
+        "hosts": {name: r.as_json() for name, r in results.items()},
+        "counts": dict(Counter(r.status for r in results.values())),
+    })
+
+
+def write_json(path: str, data: dict[str, Any]) -> None:
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(target.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
+    tmp.replace(target)
+
+
+# ----------------------------------------------------------------------------------------------
+# escalation bundle (the seed's "have these ready" list)
+# ----------------------------------------------------------------------------------------------
+def bundle_dict(run_id: str, host: Host, r: HostResult) -> dict[str, Any]:
+    facts, diag = r.facts, r.diagnosis
+    now = datetime.now().astimezone()
+    web_lines = [e["line"] for e in r.evidence if "nginx" in e["source"] or "apache" in e["source"]]
+    kills = []
+    stack: dict[str, Any] = {}
+    plugins: dict[str, Any] = {}
+    edge: dict[str, Any] = {}
+    if facts is not None:
+        kills = [ln.text for ln in facts.logs if "exited on signal" in ln.text or "Killed process" in ln.text
+                 or "Out of memory" in ln.text]
+        stack = {"web_server": facts.web.kind, "php_fpm": [f"{s.service} ({s.state})" for s in facts.fpm],
+                 "init": facts.fpm[0].init if facts.fpm else None, "wordpress": facts.wordpress.version,
+                 "wordpress_root": facts.wordpress.root}
+        plugins = {"active": facts.wordpress.active_plugins,
+                   "updated_last_48h": [name for name, _ in facts.wordpress.plugins_recent],
+                   "mu_plugins": facts.wordpress.mu_plugins, "theme": facts.wordpress.stylesheet}
+        local, remote = facts.local_probe, facts.remote_probe
+        edge = {"site_status_via_url": remote.status if remote else None,
+                "server_header": remote.server if remote else None,
+                "origin_status_bypassing_edge": local.status if local else None,
+                "behind_edge": bool(remote and remote.server and "cloudflare" in remote.server.lower())}
+    return redact_obj({
+        "host": host.name,
+        "run_id": run_id,
+        "url": str(host.vars.get("site_url") or f"http://{host.address}/"),
+        "time": now.isoformat(timespec="seconds"),
+        "timezone": now.strftime("%Z %z"),
+        "stack": stack,
+        "causes": r.causes,
+        "web_server_lines": web_lines,
+        "signal_and_oom_lines": kills,
+        "dmesg_readable": facts.dmesg_readable if facts else None,
+        "memory": r.memory or (diag.memory if diag else {}),
+        "edge": edge,
+        "plugins": plugins,
+        "actions_tried": [a.as_json() for a in r.actions],
+        "notes": facts.notes if facts else [],
+    })
+
+
+def bundle_markdown(b: dict[str, Any]) -> str:
+    def bullet(items: list[Any] | None) -> str:
+        return "\n".join(f"    - `{i}`" for i in items) if items else "    - none"
+
+    tried = "\n".join(
+        f"- {a['id']}: changed={a['changed']} verified={a['verified']} rolled_back={a['rolled_back']}"
+        + (f" — {a['error']}" if a.get("error") else "") + (f" — {a['note']}" if a.get("note") else "")
+        for a in b["actions_tried"]) or "- none"
+    return f"""# 502 escalation: {b['host']}
+
+fix502 could not bring the site back; every change it tried has been rolled back (run `{b['run_id']}`).
+
+- **URL**: {b['url']}
+- **Time**: {b['time']} ({b['timezone']})
+- **Stack**: {b['stack']}
+- **Causes named**: {', '.join(b['causes']) or 'none'}
+- **Web server error lines**:
+{bullet(b['web_server_lines'])}
+- **Signal / OOM lines** (dmesg readable: {b['dmesg_readable']}):
+{bullet(b['signal_and_oom_lines'])}
+- **pm.max_children × RSS vs RAM**: {b['memory']}
+- **Edge**: {b['edge']}
+- **Active plugins**: {b['plugins'].get('active')}
+- **Plugins updated in the last 48 h**: {b['plugins'].get('updated_last_48h')}
+
+## What fix502 tried
+{tried}
+"""
+
+
+def write_bundle(directory: str, run_id: str, host: Host, r: HostResult) -> str:
+    data = bundle_dict(run_id, host, r)
+    base = Path(directory) / f"{run_id}-{host.name}"
+    base.parent.mkdir(parents=True, exist_ok=True)
+    base.with_suffix(".json").write_text(json.dumps(data, indent=2) + "\n")
+    base.with_suffix(".md").write_text(redact(bundle_markdown(data)))
+    return str(base.with_suffix(".md"))
+
+
+# ----------------------------------------------------------------------------------------------
+# console
+# ----------------------------------------------------------------------------------------------
+class Console:
+    """Plain lines when not on a TTY (CI, pipes); rich tables when a person is watching."""
+
+    def __init__(self, stream: TextIO | None = None, *, rich_ok: bool | None = None) -> None:
+        self.stream = stream or sys.stdout
+        self.rich = self.stream.isatty() if rich_ok is None else rich_ok
+        self._rich_console: Any = None
+        if self.rich:
+            from rich.console import Console as RichConsole
+
+            self._rich_console = RichConsole(file=self.stream, highlight=False)
+
+    def line(self, text: str) -> None:
+        text = redact(text)
+        if self._rich_console is not None:
+            self._rich_console.print(text, markup=False)
+        else:
+            print(text, file=self.stream, flush=True)
+
+    def event(self, host: str, message: str) -> None:
+        self.line(f"[{host}] {message}")
+
+    def table(self, title: str, columns: list[str], rows: list[list[str]]) -> None:
+        rows = [[redact(c) for c in row] for row in rows]
+        if self._rich_console is not None:
+            from rich.table import Table
+
+            t = Table(title=title)
+            for c in columns:
+                t.add_column(c)
+            for row in rows:
+                t.add_row(*row)
+            self._rich_console.print(t)
+            return
+        widths = [max(len(c), *(len(r[i]) for r in rows)) if rows else len(c) for i, c in enumerate(columns)]
+        self.line(title)
+        self.line("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)))
+        for row in rows:
+            self.line("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)))
+
+    def doctor(self, name: str, r: HostResult) -> None:
+        self.table(f"{name}: diagnosis", ["check", "status", "message"], [list(c) for c in r.checks])
+        for e in r.evidence:
+            self.line(f"  {e['cause']}: {e['source']}: {e['line']}")
+
+    def plans(self, results: dict[str, HostResult]) -> None:
+        """Dry run: one plan per distinct plan text, with the hosts that share it."""
+        groups: dict[str, list[str]] = {}
+        for name, r in results.items():
+            text = "\n".join(a.plan + (f"\n  ({a.note})" if a.note else "") for a in r.actions) or (
+                "nothing to do (healthy)" if r.status == "healthy" else f"no plan ({r.status}: {r.error or ''})")
+            groups.setdefault(text, []).append(name)
+        for text, names in groups.items():
+            self.line(f"=== plan for {', '.join(names)}")
+            for ln in text.splitlines():
+                self.line(ln)
+
+    def recap(self, results: dict[str, HostResult], stopped: str | None = None) -> None:
+        rows = []
+        for name, r in results.items():
+            acts = ", ".join(
+                a.id + ("✓" if a.verified else "↺" if a.rolled_back else "") for a in r.actions) or "-"
+            rows.append([name, r.status, ", ".join(r.causes) or "-", acts, (r.error or r.bundle or "")[:120]])
+        self.table("recap", ["host", "status", "causes", "actions", "detail"], rows)
+        counts = Counter(r.status for r in results.values())
+        order = ["healthy", "fixed", "planned", "failed", "escalated", "unreachable"]
+        self.line("totals: " + " ".join(f"{k}={counts.get(k, 0)}" for k in order))
+        if stopped:
+            self.line(f"stopped early: {stopped}")

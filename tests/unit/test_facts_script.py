@@ -1,0 +1,139 @@
+"""The evidence script end to end: real captured runs parsed into HostFacts, and the script itself."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from remediations.facts.script import evidence_command, evidence_script, parse_evidence
+
+FULL = Path(__file__).parent / "fixtures" / "facts" / "full"
+LAB = "/tmp/fix502facts/root"
+SOCK = f"{LAB}/run/php/php8.2-fpm.sock"
+
+
+def capture(name: str) -> str:
+    return (FULL / name).read_text()
+
+
+def test_nginx_with_killed_fpm_master() -> None:
+    f = parse_evidence(capture("nginx_fpm_killed.txt"))
+    assert f.tz == "+0000" and f.now > 1.7e9
+    assert f.local_probe is not None and f.local_probe.status == 502 and f.local_probe.wordpress is False
+    assert f.web.kind == "nginx" and f.web.running and f.web.user == "www-data"
+    assert f.web.config_test_ok is True
+    [target] = f.web.fastcgi_targets
+    assert (target.kind, target.address, target.directive.line) == ("unix", SOCK, 16)
+    assert target.directive.file in f.files
+    [svc] = f.fpm
+    assert (svc.version, svc.state, svc.pid_file_stale, svc.master_pid) == ("8.2", "stopped", True, None)
+    assert svc.config_test_ok is True and svc.pools[0].listen == SOCK
+    assert svc.xdebug_ini is not None and svc.xdebug_ini.endswith("20-xdebug.ini")
+    sock = next(s for s in f.sockets if s.path == SOCK)
+    assert sock.is_socket and sock.mode == 0o660
+    assert SOCK not in f.unix_listeners  # the socket file outlived its master: nobody listens
+    refused = [x for x in f.logs if "(111: Connection refused)" in x.text]
+    assert refused and all(x.time is not None and x.time >= f.log_window_start for x in f.logs)
+    assert f.log_window_start == f.now - 900
+    assert f.wordpress.active_plugins == ["akismet/akismet.php"]
+    assert f"{LAB}/etc/php/8.2/fpm/pool.d/www.conf" in f.files
+    assert f.file_meta[f"{LAB}/etc/php/8.2/fpm/php-fpm.conf"] == ("root", "root", 0o644)
+    assert f.dmesg_readable
+
+
+def test_nginx_healthy_window_starts_at_fpm_master_start() -> None:
+    f = parse_evidence(capture("nginx_healthy.txt"))
+    [svc] = f.fpm
+    assert svc.state == "running" and svc.master_pid is not None and svc.master_started is not None
+    assert svc.worker_rss_kb and all(kb > 1000 for kb in svc.worker_rss_kb)
+    assert f.log_window_start == svc.master_started  # shorter than now - 900
+    assert not any("Connection refused" in x.text for x in f.logs)  # those were before the restart
+    assert f.local_probe is not None and f.local_probe.status == 200 and f.local_probe.wordpress
+    assert f.unix_listeners[SOCK] == "php-fpm8.2"
+    assert f.web.running and len(f.web.pids) >= 2  # master (from its pid file) and workers
+    assert f.wordpress.root == f"{LAB}/var/www/wordpress"
+
+
+def test_since_and_window_cut_logs() -> None:
+    text = capture("nginx_fpm_killed.txt")
+    wide = parse_evidence(text, window_seconds=3600)
+    narrow = parse_evidence(text, since=wide.now - 10)
+    assert narrow.log_window_start == wide.now - 10
+    assert len(narrow.logs) < len(wide.logs)
+    assert all(x.time is not None and x.time >= wide.now - 10 for x in narrow.logs)
+
+
+def test_apache_with_fpm_stopped() -> None:
+    f = parse_evidence(capture("apache_fpm_down.txt"))
+    assert f.web.kind == "apache" and f.web.running and f.web.service == "apache2"
+    assert {"php_module", "proxy_fcgi_module"} <= set(f.web.modules)
+    [target] = f.web.fastcgi_targets
+    assert (target.kind, target.address) == ("unix", SOCK)
+    assert target.directive.file.endswith("sites-enabled/wordpress.conf") and target.directive.line == 13
+    assert f.local_probe is not None and f.local_probe.status == 503
+    assert any("AH01079" in x.text for x in f.logs)
+    assert f.fpm[0].state == "stopped" and not f.fpm[0].pid_file_stale
+    assert SOCK in f.missing_paths
+    assert any("both nginx and apache2" in n for n in f.notes)
+
+
+def test_everything_down_and_database_unreachable() -> None:
+    f = parse_evidence(capture("all_down.txt"))
+    assert f.local_probe is not None and f.local_probe.status is None and f.local_probe.error
+    # (web.running is not asserted: with the lab's pid files gone, other developers' apache2 on the
+    # same build machine counts as "a running apache2", exactly as it would on a real host)
+    assert f.fpm[0].state == "stopped" and f.fpm[0].master_pid is None
+    assert f.wordpress.active_plugins is None
+    assert f.wordpress.data_error == "Error establishing a database connection"
+
+
+def test_truncated_output_is_noted() -> None:
+    text = capture("nginx_healthy.txt")
+    f = parse_evidence(text[: text.index("==fix502:meminfo==")])
+    assert any("incomplete" in n for n in f.notes)
+    assert f.resources.mem_total_kb is None
+
+
+def test_no_secret_reaches_the_output() -> None:
+    for path in FULL.glob("*.txt"):
+        text = path.read_text()
+        assert "labpass" not in text and "lab-auth-key" not in text and "DB_PASSWORD" not in text
+
+
+@given(st.text(min_size=1, max_size=80).filter(lambda s: "\x00" not in s), st.integers(1, 100000))
+def test_command_quotes_every_value(url: str, lines: int) -> None:
+    argv = shlex.split(evidence_command(url, lines))
+    assert argv[:2] == ["sh", "-c"] and argv[2] == evidence_script()
+    assert argv[3:] == ["fix502-evidence", url, str(lines)]
+
+
+def test_script_is_posix_sh() -> None:
+    dash = shutil.which("dash")
+    if dash is None:
+        pytest.skip("dash not installed")
+    subprocess.run([dash, "-n", "-c", evidence_script()], check=True)
+    assert not re.search(r"\[\[ |^\s*function \w|\$\{\w+//|<<<|^\s*local ", evidence_script(), re.M)
+    assert not re.search(r"(cat|head|tail|grep|sed)[^\n]*wp-config", evidence_script())  # only via wp-load
+
+
+def test_script_runs_under_dash_against_an_empty_root(tmp_path: Path) -> None:
+    """Runs the real script (read-only) with every default path under an empty prefix."""
+    dash = shutil.which("dash")
+    if dash is None:
+        pytest.skip("dash not installed")
+    env = {**os.environ, "FIX502_ROOT": str(tmp_path), "FIX502_PROBE_ADDR": "127.0.0.209"}
+    cmd = [dash, "-c", evidence_script(), "fix502-evidence", "http://wp.test:8089/", "20"]
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120).stdout
+    f = parse_evidence(out)
+    assert not any("incomplete" in n for n in f.notes)
+    assert f.now > 0 and f.resources.mem_total_kb
+    assert f.local_probe is not None and f.local_probe.status is None
+    assert f.fpm == [] and f.wordpress.root is None
