@@ -55,8 +55,12 @@ def _playbook(path: str | None) -> Playbook:
 def _hosts(inventory: str | None, host: str | None, group: str | None, limit: str | None) -> list[Host]:
     if not (host or group or limit):
         raise OptionError("say which hosts: --host NAME, --group NAME or --limit PATTERN")
+    from remediations.transport import check_key_files
+
     inv = load_inventory(inventory or DEFAULT_INVENTORY)
-    return inv.select(host=host, group=group, limit=limit)
+    selected = inv.select(host=host, group=group, limit=limit)
+    check_key_files(selected)
+    return selected
 
 
 class _Interrupts:
@@ -115,6 +119,7 @@ def run_playbook(*, inventory: str | None, host: str | None, group: str | None, 
                  serial: str | None, max_fail: int | None, max_fail_percentage: float | None,
                  accept_new_hosts: bool, break_lock: bool, window: int, diagnose_only: bool = False) -> int:
     from remediations.fleet import run_fleet
+    from remediations.progress import FleetProgress
     from remediations.serial import batches, parse_max_fail_percentage
 
     console = Console()
@@ -125,7 +130,13 @@ def run_playbook(*, inventory: str | None, host: str | None, group: str | None, 
                           vars=pb.vars)
         hosts = _hosts(inventory, host, group, limit)
         sizes = batches(len(hosts), serial)
-        pct = parse_max_fail_percentage(max_fail_percentage) if max_fail_percentage is not None else None
+        # invoke hands options whose default is None over as strings: coerce them here, once.
+        pct = parse_max_fail_percentage(str(max_fail_percentage)) if max_fail_percentage is not None else None
+        try:
+            forks = int(forks)
+            max_fail = int(max_fail) if max_fail is not None else None
+        except ValueError:
+            raise OptionError(f"--forks/--max-fail take whole numbers, not {forks!r}/{max_fail!r}") from None
         if forks < 1:
             raise OptionError("--forks must be at least 1")
         if max_fail is not None and max_fail < 1:
@@ -138,18 +149,17 @@ def run_playbook(*, inventory: str | None, host: str | None, group: str | None, 
         raise Exit("refusing to change hosts without a terminal to confirm on: pass --yes, or --dry-run to "
                    "see the plan", 2)
     run_id = new_run_id()
+    confirm = None if (yes or not applying) else _confirm_factory(console)
+    # A live redraw and a y/N prompt cannot share the terminal: prompting runs print plain lines.
+    progress = FleetProgress(console, len(hosts), live=console.rich and confirm is None)
     options = RunOptions(dry_run=dry_run or diagnose_only, yes=yes, accept_new_hosts=accept_new_hosts,
-                         break_lock=break_lock, window=window, on_event=console.event,
-                         confirm=None if (yes or not applying) else _confirm_factory(console))
+                         break_lock=break_lock, window=window, on_event=progress.event, confirm=confirm)
     verb = "diagnose" if diagnose_only else ("dry run" if dry_run else "fix")
     console.line(f"fix502 {verb}: run {run_id}, playbook {pb.name}, {len(hosts)} host(s)")
 
-    def done(r: Any) -> None:
-        console.line(f"[{r.name}] {r.status}" + (f": {r.error}" if r.error else ""))
-
-    with _Interrupts(options.stop, console.line):
+    with progress, _Interrupts(options.stop, progress.say):
         fleet = run_fleet(hosts, pb, options, run_id, forks=forks, batches=sizes, max_fail=max_fail,
-                          max_fail_pct=pct, on_done=done)
+                          max_fail_pct=pct, on_start=progress.started, on_done=progress.done)
     results = fleet.results
     if diagnose_only:
         for name, r in results.items():

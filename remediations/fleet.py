@@ -4,11 +4,13 @@ A host's failure is a result, never an exception here.  When the failure cap is 
 over the whole fleet, not per batch) no new host starts; hosts already running finish their step
 (and roll back if their fix fails).  Ctrl-C sets the same stop flag; the runner checks it before
 each step, so journals stay intact and ``fix502 rollback`` can finish the job.
+
+Hosts that never started are reported as ``skipped`` (with the reason): calling them "failed"
+would claim something happened on a host nobody touched.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -17,7 +19,9 @@ from remediations.inventory import Host
 from remediations.playbook import Playbook
 from remediations.runner import HostResult, HostRun, RunOptions
 
-FAILED = {"failed", "escalated", "unreachable"}
+FAILED = frozenset({"failed", "escalated", "unreachable"})
+SKIPPED = "skipped"
+INTERRUPTED = "interrupted by the operator"
 
 
 @dataclass
@@ -25,11 +29,21 @@ class FleetResult:
     results: dict[str, HostResult]
     stopped: str | None = None
 
+    @property
+    def started(self) -> list[str]:
+        return [name for name, r in self.results.items() if r.status != SKIPPED]
 
-def fail_limit_reached(failed: int, total: int, max_fail: int | None, max_fail_pct: float | None) -> str | None:
+
+def fail_limit_reached(
+    failed: int, total: int, max_fail: int | None, max_fail_pct: float | None
+) -> str | None:
+    """The stop reason once the fleet-wide failure budget is spent, else None.
+
+    The percentage is of the whole fleet and, as in Ansible, must be strictly exceeded.
+    """
     if max_fail is not None and failed >= max_fail:
-        return f"--max-fail {max_fail} reached ({failed} hosts failed)"
-    if max_fail_pct is not None and total and failed * 100.0 / total > max_fail_pct:
+        return f"--max-fail {max_fail} reached ({failed} host{'s' if failed != 1 else ''} failed)"
+    if max_fail_pct is not None and total and failed * 100.0 > max_fail_pct * total:
         return f"--max-fail-percentage {max_fail_pct:g} exceeded ({failed}/{total} hosts failed)"
     return None
 
@@ -44,28 +58,43 @@ def run_fleet(
     batches: list[int] | None = None,
     max_fail: int | None = None,
     max_fail_pct: float | None = None,
+    on_start: Callable[[str], None] | None = None,
     on_done: Callable[[HostResult], None] | None = None,
 ) -> FleetResult:
+    """Run ``playbook`` on every host; batch *n+1* starts only once batch *n* has fully finished."""
+    forks = max(1, forks)
     results: dict[str, HostResult] = {}
-    lock = threading.Lock()
     stopped: str | None = None
     sizes = batches or [len(hosts)]
-    queue = list(hosts)
+    if sum(sizes) < len(hosts):  # a short batch list: the last size repeats, as --serial does
+        sizes = list(sizes)
+        while sum(sizes) < len(hosts):
+            sizes.append(sizes[-1] or len(hosts))
     total = len(hosts)
+    failed = 0
 
     def one(host: Host) -> HostResult:
         return HostRun(host, playbook, options, run_id).run()
 
-    with ThreadPoolExecutor(max_workers=max(1, forks)) as pool:
+    def must_stop() -> str | None:
+        nonlocal stopped
+        if stopped is None and options.stop.is_set():
+            stopped = INTERRUPTED
+        return stopped
+
+    start = 0
+    with ThreadPoolExecutor(max_workers=min(forks, max(1, total)), thread_name_prefix="fix502-host") as pool:
         for size in sizes:
-            if not queue or stopped:
+            if start >= total or must_stop():
                 break
-            batch, queue = queue[:size], queue[size:]
+            todo = list(hosts[start : start + size])
+            start += size
             pending: dict[Future[HostResult], Host] = {}
-            todo = list(batch)
             while todo or pending:
-                while todo and len(pending) < forks and not stopped and not options.stop.is_set():
+                while todo and len(pending) < forks and not must_stop():
                     h = todo.pop(0)
+                    if on_start:
+                        on_start(h.name)
                     pending[pool.submit(one, h)] = h
                 if not pending:
                     break
@@ -74,20 +103,18 @@ def run_fleet(
                     host = pending.pop(fut)
                     try:
                         res = fut.result()
-                    except Exception as exc:  # noqa: BLE001 - a bug on one host must not stop the fleet
+                    except Exception as exc:  # a bug on one host must not stop the fleet
                         res = HostResult(host.name, status="failed", error=f"internal error: {exc!r}")
-                    with lock:
-                        results[host.name] = res
+                    results[host.name] = res
+                    if res.status in FAILED:
+                        failed += 1
+                    if stopped is None:
+                        stopped = fail_limit_reached(failed, total, max_fail, max_fail_pct)
                     if on_done:
                         on_done(res)
-                    failed = sum(1 for r in results.values() if r.status in FAILED)
-                    stopped = stopped or fail_limit_reached(failed, total, max_fail, max_fail_pct)
-                if options.stop.is_set() and not stopped:
-                    stopped = "interrupted by the operator"
-            if stopped:
-                break
     for h in hosts:
         if h.name not in results:
-            results[h.name] = HostResult(h.name, status="failed", error=f"not started: {stopped or 'stopped'}")
-    ordered = {h.name: results[h.name] for h in hosts}
-    return FleetResult(ordered, stopped)
+            results[h.name] = HostResult(
+                h.name, status=SKIPPED, error=f"not started: {stopped or INTERRUPTED}"
+            )
+    return FleetResult({h.name: results[h.name] for h in hosts}, stopped)

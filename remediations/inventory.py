@@ -413,9 +413,10 @@ def _expand_range(name: str) -> list[str]:
         raise ValueError("host range must be numeric or single letters")
     if not items:
         raise ValueError("host range is empty (begin after end)")
-    if len(items) > _MAX_RANGE_HOSTS:
+    rests = _expand_range(tail)
+    if len(items) * len(rests) > _MAX_RANGE_HOSTS:
         raise ValueError(f"host range expands to more than {_MAX_RANGE_HOSTS} hosts")
-    return [f"{head}{item}{rest}" for item in items for rest in _expand_range(tail)]
+    return [f"{head}{item}{rest}" for item in items for rest in rests]
 
 
 def _token_problem(value: Any, allowed: re.Pattern[str]) -> str | None:
@@ -472,7 +473,7 @@ class _Loader:
         self.host_direct: dict[str, list[str]] = {}
 
     # -- inventory file -------------------------------------------------------------------------
-    def _group(self, name: str, where: str) -> _Group:
+    def ensure_group(self, name: str, where: str) -> _Group:
         if name not in self.groups:
             self.groups[name] = _Group(name, where)
         return self.groups[name]
@@ -499,7 +500,7 @@ class _Loader:
         if not isinstance(doc, CommentedMap):
             hint = _INI_HINT if isinstance(doc, CommentedSeq | str) else ""
             raise InventoryError(f"{self.display}:1:1: inventory must be a YAML mapping of groups{hint}")
-        self._group("all", f"{self.display}:1:1")
+        self.ensure_group("all", f"{self.display}:1:1")
         for name, data in doc.items():
             where = key_where(self.display, doc, name)
             self._parse_group(name, data, None if name == "all" else "all", where, doc)
@@ -515,7 +516,7 @@ class _Loader:
         if name == "all" and parent is not None:
             self.problems.append(f"{where}: group 'all' cannot be a child of {parent!r}")
             return
-        group = self._group(name, where)
+        group = self.ensure_group(name, where)
         if parent is not None and parent not in group.parents:
             group.parents.append(parent)
             self.groups[parent].children.append(name)
@@ -834,14 +835,14 @@ def load_inventory(path: str | Path) -> Inventory:
     groups = loader.groups
     for name, direct in loader.host_direct.items():
         if set(direct) <= {"all"}:
-            loader._group("ungrouped", loader.host_where[name])
+            loader.ensure_group("ungrouped", loader.host_where[name])
             if "all" not in groups["ungrouped"].parents:
                 groups["ungrouped"].parents.append("all")
                 groups["all"].children.append("ungrouped")
             groups["ungrouped"].hosts.append(name)
             direct.append("ungrouped")
     if "ungrouped" not in groups:
-        loader._group("ungrouped", f"{file}:1:1").parents.append("all")
+        loader.ensure_group("ungrouped", f"{file}:1:1").parents.append("all")
         groups["all"].children.append("ungrouped")
 
     depth = loader.depths()

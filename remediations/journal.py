@@ -45,6 +45,21 @@ PREAMBLE = (
 )
 
 
+# Back up "$P" as files/N: the copy keeps its times but is 0600 (backups hold secrets such as
+# wp-config.php); owner and mode of the original go to files/N.meta so undo restores them.
+BACKUP_SH = (
+    'cp -p "$P" "$D/files/{n}" && chmod 600 "$D/files/{n}" '
+    '&& stat -c "%a %u %g" "$P" > "$D/files/{n}.meta" || exit 97'
+)
+
+# Undo: install backup B at path T's place atomically, with the original owner and mode.
+RESTORE_SH = (
+    'restore() { T=$(mktemp "$(dirname "$2")/.fix502.XXXXXX") && cp -p "$1" "$T" '
+    '&& if [ -f "$1.meta" ]; then read -r M U G < "$1.meta" && chown "$U:$G" "$T" && chmod "$M" "$T"; fi '
+    '&& mv -f "$T" "$2" || { rm -f "$T"; return 1; }; }'
+)
+
+
 def sha256(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -102,7 +117,7 @@ class Journal:
         if isinstance(op, WriteFile):
             return self._write(op, fix_id)
         if isinstance(op, Rename):
-            rec = {"op": "rename", "fix": fix_id, "src": op.src, "dst": op.dst}
+            rec: dict[str, Any] = {"op": "rename", "fix": fix_id, "src": op.src, "dst": op.dst}
             script = (self._preamble() + f"S={q(op.src)}; T={q(op.dst)}; "
                       '[ -e "$S" ] || { echo "$S does not exist" >&2; exit 3; }; '
                       '[ ! -e "$T" ] || { echo "$T already exists" >&2; exit 3; }; '
@@ -121,7 +136,7 @@ class Journal:
             rec = {"op": "remove", "fix": fix_id, "path": op.path, "backup": f"files/{n}"}
             script = (self._preamble() + f"P={q(op.path)}; "
                       '[ -e "$P" ] || [ -L "$P" ] || exit 0; '
-                      f'if [ -f "$P" ]; then cp -p "$P" "$D/files/{n}" || exit 97; fi; '
+                      f'if [ -f "$P" ]; then {BACKUP_SH.format(n=n)}; fi; '
                       "{ " + self._record(rec) + '} || exit 97; rm -f "$P"')
             self._run(script, op.describe())
             return Applied(op, True)
@@ -146,10 +161,15 @@ class Journal:
             self._preamble()
             + f"P=$(readlink -f {q(op.path)}); "
             + f'[ "$(sha256sum < "$P" | cut -d" " -f1)" = {q(sha256(op.before))} ] || exit 98; '
-            + f'cp -p "$P" "$D/files/{n}" || exit 97; '
+            + BACKUP_SH.format(n=n) + "; "
             + "{ " + self._record(rec) + "} || exit 97; "
             + 'TMP=$(mktemp "$(dirname "$P")/.fix502.XXXXXX"); '
-            + 'cat > "$TMP"; chown --reference="$P" "$TMP"; chmod --reference="$P" "$TMP"; mv -f "$TMP" "$P"'
+            # The new content arrives on stdin: a connection that dies mid-transfer leaves a short
+            # file, which must never replace the target (cat exits 0 on a plain EOF).
+            + 'cat > "$TMP"; '
+            + f'[ "$(sha256sum < "$TMP" | cut -d" " -f1)" = {q(sha256(op.after))} ] '
+            + '|| { rm -f "$TMP"; echo "new content arrived incomplete" >&2; exit 96; }; '
+            + 'chown --reference="$P" "$TMP"; chmod --reference="$P" "$TMP"; mv -f "$TMP" "$P"'
         )
         self._run(script, op.describe(), stdin=op.after)
         return Applied(op, True)
@@ -188,7 +208,8 @@ def undo_run(t: Runner, run_id: str, *, fix_id: str | None = None) -> list[str]:
     d = f"{BACKUP_ROOT}/{run_id}"
     lines: list[str] = []
     services: dict[str, bool] = {}  # name -> was it running before this run first touched it
-    script = [PREAMBLE.format(d=q(d), root=q(BACKUP_ROOT)), "set +e; rc=0; ", SERVICE_SH, "; "]
+    script = [PREAMBLE.format(d=q(d), root=q(BACKUP_ROOT)), "set +e; rc=0; ", SERVICE_SH, "; ",
+              RESTORE_SH, "; "]
     for rec in reversed(records):
         seq = rec.get("seq")
         if seq in undone or (fix_id and rec.get("fix") != fix_id):
@@ -197,9 +218,11 @@ def undo_run(t: Runner, run_id: str, *, fix_id: str | None = None) -> list[str]:
         step = ""
         if op == "write":
             b = f'"$D"/{q(rec["backup"])}'
-            p = q(rec["path"])
-            step = (f'if [ -f {b} ]; then T=$(mktemp "$(dirname {p})/.fix502.XXXXXX") && cp -p {b} "$T" '
-                    f'&& mv -f "$T" {p} || rc=1; fi; ')
+            # The journal names the path as the fix saw it (often a symlink, sites-enabled/x): the
+            # write replaced the file it points to, so undo must too, and keep the link a link.
+            p = f'"$(readlink -f {q(rec["path"])})"'
+            step = (f'if [ -f {b} ]; then restore {b} {p} || rc=1; fi; '
+                    f'rm -f "$(dirname {p})"/.fix502.??????; ')
             lines.append(f"restore {rec['path']}")
         elif op == "rename":
             s, dst = q(rec["src"]), q(rec["dst"])
@@ -210,7 +233,8 @@ def undo_run(t: Runner, run_id: str, *, fix_id: str | None = None) -> list[str]:
             lines.append(f"remove dir {rec['path']}")
         elif op == "remove":
             b = f'"$D"/{q(rec["backup"])}'
-            step = f"if [ -f {b} ] && [ ! -e {q(rec['path'])} ]; then cp -p {b} {q(rec['path'])} || rc=1; fi; "
+            p = q(rec["path"])
+            step = f"if [ -f {b} ] && [ ! -e {p} ]; then restore {b} {p} || rc=1; fi; "
             lines.append(f"restore {rec['path']}")
         elif op == "command" and rec.get("undo"):
             step = join(*rec["undo"]) + " || rc=1; "

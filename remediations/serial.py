@@ -71,10 +71,20 @@ def split_batches(items: Sequence[T], serial: str | None) -> list[list[T]]:
     return out
 
 
-def parse_max_fail_percentage(value: str | None) -> float | None:
-    """``"30"`` or ``"30%"`` → 30.0; None → no budget (only a failure of every host stops)."""
+def parse_max_fail_percentage(value: str | float | None) -> float | None:
+    """``"30"``, ``"30%"`` or 30 → 30.0; None → no budget (only a failure of every host stops).
+
+    Numbers are accepted too, so a CLI layer that already converted the option still gets the
+    range check.
+    """
     if value is None:
         return None
+    if isinstance(value, bool):
+        raise OptionError(f"--max-fail-percentage {value!r}: expected a number from 0 to 100")
+    if isinstance(value, int | float):
+        if not 0 <= value <= 100:
+            raise OptionError(f"--max-fail-percentage {value!r}: must be between 0 and 100")
+        return float(value)
     text = value.strip()
     match = _PERCENT.match(text)
     if not match:

@@ -209,7 +209,7 @@ class LocalTransport:
         self.command_timeout = command_timeout
         self.connections_opened = 0
         self.round_trips = 0
-        self.ctx = invoke.Context(Config(overrides={"run": {"hide": True, "warn": True, "in_stream": False}}))
+        self.ctx = invoke.context.Context(Config(overrides={"run": {"hide": True, "warn": True, "in_stream": False}}))
 
     def run(self, command: str, *, stdin: str | None = None, timeout: float | None = None) -> CmdResult:
         self.round_trips += 1
@@ -238,6 +238,18 @@ def connect(host: Host, **options: Any) -> Runner:
     return SSHTransport(host, **options)
 
 
+def check_key_files(hosts: list[Host]) -> None:
+    """A private key we cannot read is the user's input error (exit 2, before any host is touched),
+    not one failed host among many."""
+    for host in hosts:
+        if host.connection != "local" and host.key_file:
+            try:
+                Path(host.key_file).read_bytes()
+            except OSError as exc:
+                raise InputError(f"cannot read private key {host.key_file}: {exc.strerror}",
+                                 where=host.name) from None
+
+
 def run_ok(transport: Runner, command: str, *, what: str, stdin: str | None = None,
            timeout: float | None = None) -> CmdResult:
     """Run and require success; the failure names the host and what we were doing."""
@@ -254,8 +266,9 @@ def run_ok(transport: Runner, command: str, *, what: str, stdin: str | None = No
 
 
 def _errors(exc: paramiko.ssh_exception.NoValidConnectionsError) -> str:
-    reasons = {str(e.strerror or e) for e in exc.errors.values()}
+    reasons = {str(getattr(e, "strerror", None) or e) for e in exc.errors.values()}
     return "; ".join(sorted(reasons)) or "no route"
 
 
-__all__ = ["CmdResult", "LocalTransport", "Runner", "SSHTransport", "TransportError", "connect", "join", "q", "run_ok"]
+__all__ = ["CmdResult", "LocalTransport", "Runner", "SSHTransport", "TransportError", "check_key_files", "connect",
+           "join", "q", "run_ok"]

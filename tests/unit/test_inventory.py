@@ -327,3 +327,31 @@ def test_select_errors_name_the_pattern_and_close_names(
         nested.select(**kwargs)
     assert message in info.value.one_line()
     assert "\n" not in info.value.one_line()
+
+
+def test_host_ranges_expand_like_ansible(tmp_path: Path) -> None:
+    (tmp_path / "hosts.yml").write_text(
+        "all:\n  hosts:\n    web[08:10].lab:\n    db[a:c:2]:\n    x[1:2]y[1:2]:\n"
+    )
+    inv = load_inventory(tmp_path / "hosts.yml")
+    assert list(inv.hosts) == [
+        "web08.lab",
+        "web09.lab",
+        "web10.lab",
+        "dba",
+        "dbc",
+        "x1y1",
+        "x1y2",
+        "x2y1",
+        "x2y2",
+    ]
+
+
+def test_host_range_size_is_capped(tmp_path: Path) -> None:
+    (tmp_path / "hosts.yml").write_text("all:\n  hosts:\n    a[1:9999]b[1:9999]:\n")
+    with pytest.raises(InventoryError) as info:
+        load_inventory(tmp_path / "hosts.yml")
+    assert info.value.one_line() == (
+        f"{tmp_path / 'hosts.yml'}:3:5: host 'a[1:9999]b[1:9999]': "
+        "host range expands to more than 10000 hosts"
+    )

@@ -32,14 +32,18 @@ def hostile(draw: st.DrawFn) -> str:
     return head + draw(st.sampled_from(HOSTILE)) + tail
 
 
-def write_inventory(doc: dict[str, Any]) -> Path:
-    directory = Path(tempfile.mkdtemp(prefix="inv-props-"))
+def load_doc(doc: dict[str, Any]) -> tuple[Path, Inventory | InventoryError]:
+    """Write ``doc`` as a real inventory file, load it, and report what happened."""
     yaml = YAML()
     buffer = io.StringIO()
     yaml.dump(doc, buffer)
-    path = directory / "hosts.yml"
-    path.write_text(buffer.getvalue())
-    return path
+    with tempfile.TemporaryDirectory(prefix="inv-props-") as directory:
+        path = Path(directory) / "hosts.yml"
+        path.write_text(buffer.getvalue())
+        try:
+            return path, load_inventory(path)
+        except InventoryError as exc:
+            return path, exc
 
 
 PROPS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -48,59 +52,45 @@ PROPS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthC
 @PROPS
 @given(name=hostile())
 def test_hostile_host_names_are_refused(name: str) -> None:
-    path = write_inventory({"all": {"hosts": {name: {"ansible_host": "127.0.0.1"}}}})
-    try:
-        load_inventory(path)
-    except InventoryError as exc:
-        text = exc.one_line()
-        assert text.startswith(f"{path}:3:")  # file:line:col of the host key
-        assert repr(name) in text
-        assert "\n" not in text
-    else:
-        raise AssertionError(f"host name {name!r} was accepted")
+    path, result = load_doc({"all": {"hosts": {name: {"ansible_host": "127.0.0.1"}}}})
+    assert isinstance(result, InventoryError), f"host name {name!r} was accepted"
+    text = result.one_line()
+    assert text.startswith(f"{path}:3:")  # file:line:col of the host key
+    assert repr(name) in text
+    assert "\n" not in text
 
 
 @PROPS
 @given(value=hostile(), key=st.sampled_from(["ansible_user", "ansible_host"]))
 def test_hostile_users_and_addresses_are_refused(value: str, key: str) -> None:
-    path = write_inventory({"all": {"hosts": {"web1": {key: value}}}})
-    try:
-        load_inventory(path)
-    except InventoryError as exc:
-        text = exc.one_line()
-        assert text.startswith(f"{path}:")
-        assert f"host web1: {key}" in text
-        assert "\n" not in text
-    else:
-        raise AssertionError(f"{key} {value!r} was accepted")
+    path, result = load_doc({"all": {"hosts": {"web1": {key: value}}}})
+    assert isinstance(result, InventoryError), f"{key} {value!r} was accepted"
+    text = result.one_line()
+    assert text.startswith(f"{path}:")
+    assert f"host web1: {key}" in text
+    assert "\n" not in text
 
 
 @PROPS
 @given(value=st.text(min_size=0, max_size=6).map(lambda s: "-" + s) | hostile().filter(lambda s: "\n" in s))
 def test_key_paths_with_dash_or_newline_are_refused(value: str) -> None:
     assume(value.startswith("-") or "\n" in value or "\r" in value or "\x00" in value)
-    path = write_inventory({"all": {"hosts": {"web1": {"ansible_ssh_private_key_file": value}}}})
-    try:
-        load_inventory(path)
-    except InventoryError as exc:
-        assert "host web1: ansible_ssh_private_key_file" in exc.one_line()
-    else:
-        raise AssertionError(f"key path {value!r} was accepted")
+    _, result = load_doc({"all": {"hosts": {"web1": {"ansible_ssh_private_key_file": value}}}})
+    assert isinstance(result, InventoryError), f"key path {value!r} was accepted"
+    assert "host web1: ansible_ssh_private_key_file" in result.one_line()
 
 
 @PROPS
 @given(port=st.integers() | st.booleans() | st.text(max_size=5))
 def test_ports_outside_range_are_refused(port: Any) -> None:
-    path = write_inventory({"all": {"hosts": {"web1": {"ansible_port": port}}}})
+    _, result = load_doc({"all": {"hosts": {"web1": {"ansible_port": port}}}})
     digits = isinstance(port, str) and re.fullmatch(r"[0-9]{1,5}", port.strip()) is not None
     valid = (type(port) is int and 1 <= port <= 65535) or (digits and 1 <= int(port) <= 65535)
-    try:
-        inv = load_inventory(path)
-    except InventoryError:
-        assert not valid
+    if valid:
+        assert isinstance(result, Inventory)
+        assert result.hosts["web1"].port == int(port)
     else:
-        assert valid
-        assert inv.hosts["web1"].port == int(port)
+        assert isinstance(result, InventoryError)
 
 
 # --- selection consistency ----------------------------------------------------------------------
@@ -113,7 +103,9 @@ def inventory_of(hosts: list[str], in_g1: list[bool]) -> Inventory:
     g1 = {h: None for h, flag in zip(hosts, in_g1, strict=False) if flag}
     rest = {h: None for h, flag in zip(hosts, in_g1, strict=False) if not flag}
     doc: dict[str, Any] = {"all": {"hosts": rest, "children": {"g1": {"hosts": g1}}}}
-    return load_inventory(write_inventory(doc))
+    _, result = load_doc(doc)
+    assert isinstance(result, Inventory)
+    return result
 
 
 def matching(inv: Inventory, pattern: str) -> set[str]:
