@@ -52,9 +52,13 @@ BACKUP_SH = (
     '&& stat -c "%a %u %g" "$P" > "$D/files/{n}.meta" || exit 97'
 )
 
+# R := the file a (possibly symlinked) path names.  $(...) strips trailing newlines, which a file
+# name may end with: the "." sentinel keeps them.
+REAL_SH = 'real() { R=$(readlink -f -- "$1" && echo .) || return 1; R=${R%.}; R=${R%?}; }'
+
 # Undo: install backup B at path T's place atomically, with the original owner and mode.
 RESTORE_SH = (
-    'restore() { T=$(mktemp "$(dirname "$2")/.fix502.XXXXXX") && cp -p "$1" "$T" '
+    'restore() { T=$(mktemp "${2%/*}/.fix502.XXXXXX") && cp -p "$1" "$T" '
     '&& if [ -f "$1.meta" ]; then read -r M U G < "$1.meta" && chown "$U:$G" "$T" && chmod "$M" "$T"; fi '
     '&& mv -f "$T" "$2" || { rm -f "$T"; return 1; }; }'
 )
@@ -159,11 +163,11 @@ class Journal:
         rec = {"op": "write", "fix": fix_id, "path": op.path, "backup": f"files/{n}"}
         script = (
             self._preamble()
-            + f"P=$(readlink -f {q(op.path)}); "
+            + REAL_SH + f"; real {q(op.path)}; P=$R; "
             + f'[ "$(sha256sum < "$P" | cut -d" " -f1)" = {q(sha256(op.before))} ] || exit 98; '
             + BACKUP_SH.format(n=n) + "; "
             + "{ " + self._record(rec) + "} || exit 97; "
-            + 'TMP=$(mktemp "$(dirname "$P")/.fix502.XXXXXX"); '
+            + 'TMP=$(mktemp "${P%/*}/.fix502.XXXXXX"); '
             # The new content arrives on stdin: a connection that dies mid-transfer leaves a short
             # file, which must never replace the target (cat exits 0 on a plain EOF).
             + 'cat > "$TMP"; '
@@ -209,7 +213,7 @@ def undo_run(t: Runner, run_id: str, *, fix_id: str | None = None) -> list[str]:
     lines: list[str] = []
     services: dict[str, bool] = {}  # name -> was it running before this run first touched it
     script = [PREAMBLE.format(d=q(d), root=q(BACKUP_ROOT)), "set +e; rc=0; ", SERVICE_SH, "; ",
-              RESTORE_SH, "; "]
+              RESTORE_SH, "; ", REAL_SH, "; "]
     for rec in reversed(records):
         seq = rec.get("seq")
         if seq in undone or (fix_id and rec.get("fix") != fix_id):
@@ -220,9 +224,8 @@ def undo_run(t: Runner, run_id: str, *, fix_id: str | None = None) -> list[str]:
             b = f'"$D"/{q(rec["backup"])}'
             # The journal names the path as the fix saw it (often a symlink, sites-enabled/x): the
             # write replaced the file it points to, so undo must too, and keep the link a link.
-            p = f'"$(readlink -f {q(rec["path"])})"'
-            step = (f'if [ -f {b} ]; then restore {b} {p} || rc=1; fi; '
-                    f'rm -f "$(dirname {p})"/.fix502.??????; ')
+            step = (f'if [ -f {b} ] && real {q(rec["path"])}; then restore {b} "$R" || rc=1; '
+                    'rm -f "${R%/*}"/.fix502.??????; fi; ')
             lines.append(f"restore {rec['path']}")
         elif op == "rename":
             s, dst = q(rec["src"]), q(rec["dst"])

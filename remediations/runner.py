@@ -8,6 +8,7 @@ journal, which backs up first) and decides what "worked" means.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import socket
@@ -164,7 +165,8 @@ def probe_on_host(t: Transport, host: Host, probe: Probe) -> ProbeResult:
         code, _, content = line.strip().partition(" ")
         status = int(code) if code.isdigit() and code != "000" else None
         statuses.append(status)
-        ok = ok and status == probe.expect_status and content == "yes"
+        wanted = status is not None if probe.expect_status is None else status == probe.expect_status
+        ok = ok and wanted and content == "yes"
     shown = ",".join(str(s) if s else "no answer" for s in statuses)
     return ProbeResult(ok=ok, status=statuses[0] if statuses else None, detail=f"HTTP {shown}")
 
@@ -372,6 +374,9 @@ class HostRun:
             action.diff = "".join(diffs)
             verified = result.ok or self._cause_gone(fix)
             if verified:
+                # Evidence from before this point (including failures our own probes provoked
+                # while searching) is history now, not a reason for the next fix.
+                self._fresh_window()
                 action.verified = True
                 self.say(f"{fix.id}: verified ({result.detail})")
                 return True
@@ -391,9 +396,16 @@ class HostRun:
         """The site may still fail for another cause: the fix counts as verified when the causes it
         addresses are gone and nothing new appeared."""
         before = set(self.result.causes)
+        self._fresh_window()
         _, diag = self.diagnose()
         after = set(diag.ids)
         return bool(fix.causes & before) and not (fix.causes & after) and after <= before | {"healthy"}
+
+    def _fresh_window(self) -> None:
+        """Only evidence logged from now on counts.  Logs have one-second resolution, so the window
+        opens at the next second and we wait for it: lines from the fix itself stay out."""
+        self.since = self._host_now() + 1
+        time.sleep(1.05)
 
     def _host_now(self) -> float:
         assert self.t is not None
@@ -419,14 +431,13 @@ class HostRun:
     def _verify(self, step: FixStep, probe: Probe, action: Action) -> ProbeResult:
         assert self.t is not None
         spec = step.verify
-        retries = int(getattr(spec, "retries", 5))
+        retries = int(getattr(spec, "retries", 5)) if probe.attempts is None else probe.attempts - 1
         delay = float(getattr(spec, "delay", 1.0))
         backoff = float(getattr(spec, "backoff", 2.0))
         max_delay = float(getattr(spec, "max_delay", 10.0))
         path = getattr(spec, "path", None)
         if path:
-            probe = Probe(path=path, expect_status=probe.expect_status, expect_body=probe.expect_body,
-                          concurrency=probe.concurrency)
+            probe = dataclasses.replace(probe, path=path)
         t = self.t
 
         def attempt() -> ProbeResult:

@@ -90,6 +90,15 @@ class _Strict(paramiko.MissingHostKeyPolicy):
         )
 
 
+class _WholeStream(io.StringIO):
+    """invoke feeds a non-TTY ``in_stream`` to the remote process one character per read, sleeping
+    between reads (measured: ~100 bytes/s, so a 20 kB config file hit the command timeout).
+    Handing over everything on the first read makes stdin cost one write."""
+
+    def read(self, size: int | None = -1) -> str:
+        return super().read()
+
+
 def fingerprint(key: paramiko.PKey) -> str:
     return key.fingerprint if hasattr(key, "fingerprint") else key.get_fingerprint().hex()
 
@@ -182,10 +191,14 @@ class SSHTransport:
                     hide=True,
                     warn=True,
                     timeout=timeout or self.command_timeout,
-                    in_stream=io.StringIO(stdin) if stdin is not None else False,
+                    in_stream=_WholeStream(stdin) if stdin is not None else False,
                 )
             except invoke.exceptions.CommandTimedOut as exc:
                 raise CommandTimeout(f"command timed out after {exc.timeout}s", where=self.host.name) from None
+            except invoke.exceptions.ThreadException as exc:
+                self._drop()
+                inner = "; ".join(str(w.value) for w in exc.exceptions) or "I/O thread failed"
+                raise Unreachable(f"connection lost: {inner}", where=self.host.name) from None
             except (OSError, EOFError, paramiko.SSHException) as exc:
                 self._drop()
                 raise Unreachable(f"connection lost: {exc or type(exc).__name__}", where=self.host.name) from None
@@ -221,7 +234,7 @@ class LocalTransport:
                 hide=True,
                 warn=True,
                 timeout=timeout or self.command_timeout,
-                in_stream=io.StringIO(stdin) if stdin is not None else False,
+                in_stream=_WholeStream(stdin) if stdin is not None else False,
             )
         except invoke.exceptions.CommandTimedOut as exc:
             raise CommandTimeout(f"command timed out after {exc.timeout}s", where=self.host.name) from None

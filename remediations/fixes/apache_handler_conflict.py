@@ -29,8 +29,11 @@ class ResolveApacheHandlerConflict(Fix):
         ops: list[Op] = [Command(("a2dismod", "-q", n), ("a2enmod", "-q", n), "mod_php competes with proxy_fcgi")
                          for n in names]
         if "mpm_prefork_module" in mods:
-            ops.append(Command(("a2enmod", "-q", "mpm_event"), ("a2enmod", "-q", "mpm_prefork"),
+            # a2enmod refuses to switch MPMs while another is enabled: disable first, then enable.
+            ops.append(Command(("a2dismod", "-q", "mpm_prefork"), ("a2enmod", "-q", "mpm_prefork"),
                                "mod_php needed prefork; FPM works with the event MPM"))
+            ops.append(Command(("a2enmod", "-q", "mpm_event"), ("a2dismod", "-q", "mpm_event"),
+                               "the event MPM serves FPM sites best"))
         if "proxy_fcgi_module" not in mods:
             ops.append(Command(("a2enmod", "-q", "proxy_fcgi"), ("a2dismod", "-q", "proxy_fcgi"), "PHP goes to FPM"))
         ops += [ConfigTest(("apache2ctl", "configtest"), "never restart on a config Apache rejects"),

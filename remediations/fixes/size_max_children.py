@@ -44,7 +44,8 @@ class SizeMaxChildren(Fix):
         fit = fitting_children(available, peak, share)
         oom = ctx.diagnosis.has("worker-crash") and any("Killed process" in e.line for c in ctx.diagnosis.causes
                                                           for e in c.evidence)
-        wanted = int(ctx.params.get("max_children", current * 2))
+        # Exhausted: at least double, and at least Debian's default headroom of 8; fit caps it.
+        wanted = int(ctx.params.get("max_children", max(current * 2, 8)))
         new = min(fit, current) if oom else min(fit, max(wanted, current + 1))
         notes = [
             f"peak worker RSS {peak // 1024} MiB{' (no worker running: assumed)' if not rss else ''}",
@@ -77,4 +78,4 @@ class SizeMaxChildren(Fix):
 
     def verify(self, ctx: FixContext) -> Probe:
         # Exhaustion only shows under concurrency: several visitors at once must all be served.
-        return Probe(path=str(ctx.params.get("probe_path", "/")), concurrency=4)
+        return Probe(path=str(ctx.params.get("probe_path", "/")), concurrency=3)

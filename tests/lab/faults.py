@@ -139,6 +139,16 @@ def pool_exhausted(host: LabHost) -> None:
     edit(host, POOL, tiny)
     restart_fpm(host)
     slow_plugin(host, 3)
+    visitors(host, loops=3, seconds=120)
+
+
+def visitors(host: LabHost, loops: int, seconds: int) -> None:
+    """Steady traffic from inside the host (loopback only, bounded in time): exhaustion needs load."""
+    loop = (f"end=$(( $(date +%s) + {int(seconds)} )); while [ $(date +%s) -lt $end ]; do "
+            f"curl -s -o /dev/null --max-time 10 http://{host.addr}/; done")
+    for _ in range(loops):
+        host.sh(f"setsid sh -c '{loop}' </dev/null >/dev/null 2>&1 &")
+    time.sleep(1.0)
 
 
 def fpm_config_error(host: LabHost) -> None:
