@@ -15,7 +15,11 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from invoke import Collection, Context, Exit, Program, task
+from invoke.collection import Collection
+from invoke.context import Context
+from invoke.exceptions import Exit
+from invoke.program import Program
+from invoke.tasks import task
 
 from remediations.errors import Fix502Error, InputError, OptionError
 from remediations.fixes import REGISTRY
@@ -81,8 +85,10 @@ class _Interrupts:
         self.count += 1
         self.stop.set()
         if self.count == 1:
-            self.say("interrupt: no new host or fix will start; running steps finish or roll back "
-                     "(interrupt again to abort; `fix502 rollback` restores from the journal)")
+            self.say(
+                "interrupt: no new host or fix will start; running steps finish or roll back "
+                "(interrupt again to abort; `fix502 rollback` restores from the journal)"
+            )
             return
         raise KeyboardInterrupt
 
@@ -114,10 +120,25 @@ def _exit_code(statuses: list[str], dry_run: bool) -> int:
     return 0 if all(s in good for s in statuses) else 1
 
 
-def run_playbook(*, inventory: str | None, host: str | None, group: str | None, limit: str | None,
-                 playbook: str | None, dry_run: bool, yes: bool, report_json: str | None, forks: int,
-                 serial: str | None, max_fail: int | None, max_fail_percentage: float | None,
-                 accept_new_hosts: bool, break_lock: bool, window: int, diagnose_only: bool = False) -> int:
+def run_playbook(
+    *,
+    inventory: str | None,
+    host: str | None,
+    group: str | None,
+    limit: str | None,
+    playbook: str | None,
+    dry_run: bool,
+    yes: bool,
+    report_json: str | None,
+    forks: int,
+    serial: str | None,
+    max_fail: int | None,
+    max_fail_percentage: float | None,
+    accept_new_hosts: bool,
+    break_lock: bool,
+    window: int,
+    diagnose_only: bool = False,
+) -> int:
     from remediations.fleet import run_fleet
     from remediations.progress import FleetProgress
     from remediations.serial import batches, parse_max_fail_percentage
@@ -126,8 +147,12 @@ def run_playbook(*, inventory: str | None, host: str | None, group: str | None, 
     try:
         pb = _playbook(playbook)
         if diagnose_only:
-            pb = Playbook(name="diagnose", path=pb.path, steps=[s for s in pb.steps if type(s).__name__ == "DiagnoseStep"][:1],
-                          vars=pb.vars)
+            pb = Playbook(
+                name="diagnose",
+                path=pb.path,
+                steps=[s for s in pb.steps if type(s).__name__ == "DiagnoseStep"][:1],
+                vars=pb.vars,
+            )
         hosts = _hosts(inventory, host, group, limit)
         sizes = batches(len(hosts), serial)
         # invoke hands options whose default is None over as strings: coerce them here, once.
@@ -146,26 +171,44 @@ def run_playbook(*, inventory: str | None, host: str | None, group: str | None, 
     interactive = sys.stdin.isatty()
     applying = not (dry_run or diagnose_only)
     if applying and not yes and not interactive:
-        raise Exit("refusing to change hosts without a terminal to confirm on: pass --yes, or --dry-run to "
-                   "see the plan", 2)
+        raise Exit(
+            "refusing to change hosts without a terminal to confirm on: pass --yes, or --dry-run to see the plan", 2
+        )
     run_id = new_run_id()
     confirm = None if (yes or not applying) else _confirm_factory(console)
     # A live redraw and a y/N prompt cannot share the terminal: prompting runs print plain lines.
     progress = FleetProgress(console, len(hosts), live=console.rich and confirm is None)
-    options = RunOptions(dry_run=dry_run or diagnose_only, yes=yes, accept_new_hosts=accept_new_hosts,
-                         break_lock=break_lock, window=window, on_event=progress.event, confirm=confirm)
+    options = RunOptions(
+        dry_run=dry_run or diagnose_only,
+        yes=yes,
+        accept_new_hosts=accept_new_hosts,
+        break_lock=break_lock,
+        window=window,
+        on_event=progress.event,
+        confirm=confirm,
+    )
     verb = "diagnose" if diagnose_only else ("dry run" if dry_run else "fix")
     console.line(f"fix502 {verb}: run {run_id}, playbook {pb.name}, {len(hosts)} host(s)")
 
     with progress, _Interrupts(options.stop, progress.say):
-        fleet = run_fleet(hosts, pb, options, run_id, forks=forks, batches=sizes, max_fail=max_fail,
-                          max_fail_pct=pct, on_start=progress.started, on_done=progress.done)
+        fleet = run_fleet(
+            hosts,
+            pb,
+            options,
+            run_id,
+            forks=forks,
+            batches=sizes,
+            max_fail=max_fail,
+            max_fail_pct=pct,
+            on_start=progress.started,
+            on_done=progress.done,
+        )
     results = fleet.results
     if diagnose_only:
         for name, r in results.items():
             if r.checks:
                 console.doctor(name, r)
-            for n in (r.facts.notes if r.facts else []):
+            for n in r.facts.notes if r.facts else []:
                 console.line(f"  note: {n}")
     elif dry_run:
         console.plans(results)
@@ -175,8 +218,10 @@ def run_playbook(*, inventory: str | None, host: str | None, group: str | None, 
         console.line(f"report: {report_json}")
     statuses = [r.status for r in results.values()]
     if diagnose_only:
-        statuses = ["unreachable" if s == "unreachable" else "healthy" if r.causes == ["healthy"] else "failed"
-                    for s, r in zip(statuses, results.values(), strict=True)]
+        statuses = [
+            "unreachable" if s == "unreachable" else "healthy" if r.causes == ["healthy"] else "failed"
+            for s, r in zip(statuses, results.values(), strict=True)
+        ]
     return _exit_code(statuses, options.dry_run and not diagnose_only)
 
 
@@ -200,38 +245,105 @@ FLEET_HELP = {
 
 
 @task(name="fix-502", help=FLEET_HELP)
-def fix_502(c: Context, host: str | None = None, group: str | None = None, limit: str | None = None,
-            inventory: str | None = None, playbook: str | None = None, dry_run: bool = False, yes: bool = False,
-            report_json: str | None = None, forks: int = 20, serial: str | None = None,
-            max_fail: int | None = None, max_fail_percentage: float | None = None,
-            accept_new_hosts: bool = False, break_lock: bool = False, window: int = 900) -> None:
+def fix_502(
+    c: Context,
+    host: str | None = None,
+    group: str | None = None,
+    limit: str | None = None,
+    inventory: str | None = None,
+    playbook: str | None = None,
+    dry_run: bool = False,
+    yes: bool = False,
+    report_json: str | None = None,
+    forks: int = 20,
+    serial: str | None = None,
+    max_fail: int | None = None,
+    max_fail_percentage: float | None = None,
+    accept_new_hosts: bool = False,
+    break_lock: bool = False,
+    window: int = 900,
+) -> None:
     """Diagnose and fix 502 Bad Gateway on the selected hosts."""
-    code = run_playbook(inventory=inventory, host=host, group=group, limit=limit, playbook=playbook,
-                        dry_run=dry_run, yes=yes, report_json=report_json, forks=forks, serial=serial,
-                        max_fail=max_fail, max_fail_percentage=max_fail_percentage,
-                        accept_new_hosts=accept_new_hosts, break_lock=break_lock, window=window)
+    code = run_playbook(
+        inventory=inventory,
+        host=host,
+        group=group,
+        limit=limit,
+        playbook=playbook,
+        dry_run=dry_run,
+        yes=yes,
+        report_json=report_json,
+        forks=forks,
+        serial=serial,
+        max_fail=max_fail,
+        max_fail_percentage=max_fail_percentage,
+        accept_new_hosts=accept_new_hosts,
+        break_lock=break_lock,
+        window=window,
+    )
     if code:
         raise Exit(code=code)
 
 
-@task(help={**HELP_SELECT, "report-json": "write the JSON report here", "forks": "parallel hosts",
-            "accept-new-hosts": "trust unknown host keys on first use", "window": "log window in seconds"})
-def diagnose(c: Context, host: str | None = None, group: str | None = None, limit: str | None = None,
-             inventory: str | None = None, report_json: str | None = None, forks: int = 20,
-             accept_new_hosts: bool = False, window: int = 900) -> None:
+@task(
+    help={
+        **HELP_SELECT,
+        "report-json": "write the JSON report here",
+        "forks": "parallel hosts",
+        "accept-new-hosts": "trust unknown host keys on first use",
+        "window": "log window in seconds",
+    }
+)
+def diagnose(
+    c: Context,
+    host: str | None = None,
+    group: str | None = None,
+    limit: str | None = None,
+    inventory: str | None = None,
+    report_json: str | None = None,
+    forks: int = 20,
+    accept_new_hosts: bool = False,
+    window: int = 900,
+) -> None:
     """Collect evidence and name the causes; changes nothing."""
-    code = run_playbook(inventory=inventory, host=host, group=group, limit=limit, playbook=None, dry_run=True,
-                        yes=False, report_json=report_json, forks=forks, serial=None, max_fail=None,
-                        max_fail_percentage=None, accept_new_hosts=accept_new_hosts, break_lock=False,
-                        window=window, diagnose_only=True)
+    code = run_playbook(
+        inventory=inventory,
+        host=host,
+        group=group,
+        limit=limit,
+        playbook=None,
+        dry_run=True,
+        yes=False,
+        report_json=report_json,
+        forks=forks,
+        serial=None,
+        max_fail=None,
+        max_fail_percentage=None,
+        accept_new_hosts=accept_new_hosts,
+        break_lock=False,
+        window=window,
+        diagnose_only=True,
+    )
     if code:
         raise Exit(code=code)
 
 
-@task(help={**HELP_SELECT, "run": "run id to undo (default: the latest run on each host)",
-            "accept-new-hosts": "trust unknown host keys on first use"})
-def rollback(c: Context, host: str | None = None, group: str | None = None, limit: str | None = None,
-             inventory: str | None = None, run: str | None = None, accept_new_hosts: bool = False) -> None:
+@task(
+    help={
+        **HELP_SELECT,
+        "run": "run id to undo (default: the latest run on each host)",
+        "accept-new-hosts": "trust unknown host keys on first use",
+    }
+)
+def rollback(
+    c: Context,
+    host: str | None = None,
+    group: str | None = None,
+    limit: str | None = None,
+    inventory: str | None = None,
+    run: str | None = None,
+    accept_new_hosts: bool = False,
+) -> None:
     """Undo a run's changes from the journal on each host (works after the controller died)."""
     from remediations.journal import list_runs, undo_run
     from remediations.transport import connect

@@ -34,9 +34,7 @@ class FleetResult:
         return [name for name, r in self.results.items() if r.status != SKIPPED]
 
 
-def fail_limit_reached(
-    failed: int, total: int, max_fail: int | None, max_fail_pct: float | None
-) -> str | None:
+def fail_limit_reached(failed: int, total: int, max_fail: int | None, max_fail_pct: float | None) -> str | None:
     """The stop reason once the fleet-wide failure budget is spent, else None.
 
     The percentage is of the whole fleet and, as in Ansible, must be strictly exceeded.
@@ -114,7 +112,5 @@ def run_fleet(
                         on_done(res)
     for h in hosts:
         if h.name not in results:
-            results[h.name] = HostResult(
-                h.name, status=SKIPPED, error=f"not started: {stopped or INTERRUPTED}"
-            )
+            results[h.name] = HostResult(h.name, status=SKIPPED, error=f"not started: {stopped or INTERRUPTED}")
     return FleetResult({h.name: results[h.name] for h in hosts}, stopped)

@@ -163,7 +163,7 @@ class Journal:
         rec = {"op": "write", "fix": fix_id, "path": op.path, "backup": f"files/{n}"}
         script = (
             self._preamble()
-            + REAL_SH + f"; real {q(op.path)}; P=$R; "
+            + REAL_SH + f"; real {q(op.path)} || exit 98; P=$R; "
             + f'[ "$(sha256sum < "$P" | cut -d" " -f1)" = {q(sha256(op.before))} ] || exit 98; '
             + BACKUP_SH.format(n=n) + "; "
             + "{ " + self._record(rec) + "} || exit 97; "

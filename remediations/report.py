@@ -13,34 +13,48 @@ import sys
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar, cast
 
 if TYPE_CHECKING:
     from remediations.inventory import Host
     from remediations.runner import HostResult
 
+_T = TypeVar("_T")
+
+_SECRET_NAMES = (r"DB_PASSWORD|(?:SECURE_)?AUTH_KEY|LOGGED_IN_KEY|NONCE_KEY|(?:SECURE_)?AUTH_SALT|"
+                 r"LOGGED_IN_SALT|NONCE_SALT")
+# define('NAME', 'v'), 'NAME' => 'v' (arrays, wp-cli config dumps), NAME='v' (shell/env dumps)
 _SECRET_DEFINE = re.compile(
-    r"""(define\s*\(\s*['"](?:DB_PASSWORD|(?:SECURE_)?AUTH_KEY|LOGGED_IN_KEY|NONCE_KEY|(?:SECURE_)?AUTH_SALT|"""
-    r"""LOGGED_IN_SALT|NONCE_SALT)['"]\s*,\s*)(['"]).*?\2""",
+    rf"""((?:define\s*\(\s*)?['"]?\b(?:{_SECRET_NAMES})\b['"]?\s*(?:,|=>|=|:)\s*)(['"]).*?\2""",
     re.I,
 )
-_PRIVATE_KEY = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.S)
-_PASSWORD_KV = re.compile(r"""((?:password|passwd|pwd|DB_PASSWORD)\s*[=:]\s*)(['"]?)[^\s'"]+\2""", re.I)
+# A whole key, or one cut short (a truncated log line or excerpt): everything after BEGIN goes.
+_PRIVATE_KEY = re.compile(
+    r"-----BEGIN [A-Z ]*PRIVATE KEY-----(?:.*?-----END [A-Z ]*PRIVATE KEY-----|.*)", re.S
+)
+_PASSWORD_KV = re.compile(
+    r"""((?:password|passwd|pwd|DB_PASSWORD|(?:SECURE_)?AUTH_KEY|LOGGED_IN_KEY|NONCE_KEY|[A-Z_]*SALT)"""
+    r"""['"]?\s*(?:=>|[=:])\s*)(['"]?)[^\s'"]+\2""",
+    re.I,
+)
 
 
 def redact(text: str) -> str:
-    text = _SECRET_DEFINE.sub(lambda m: f"{m.group(1)}{m.group(2)}[redacted]{m.group(2)}", text)
+    """Why patterns and not the host's actual values: fix502 never reads wp-config.php's secrets,
+    so it cannot know them; these are the shapes in which they show up in logs and configs."""
     text = _PRIVATE_KEY.sub("[redacted private key]", text)
+    text = _SECRET_DEFINE.sub(lambda m: f"{m.group(1)}{m.group(2)}[redacted]{m.group(2)}", text)
     return _PASSWORD_KV.sub(lambda m: f"{m.group(1)}[redacted]", text)
 
 
-def redact_obj(value: Any) -> Any:
+def redact_obj(value: _T) -> _T:
+    """Same shape back (tuples become lists, as JSON would make them anyway)."""
     if isinstance(value, str):
-        return redact(value)
+        return cast(_T, redact(value))
     if isinstance(value, dict):
-        return {k: redact_obj(v) for k, v in value.items()}
+        return cast(_T, {k: redact_obj(v) for k, v in value.items()})
     if isinstance(value, (list, tuple)):
-        return [redact_obj(v) for v in value]
+        return cast(_T, [redact_obj(v) for v in value])
     return value
 
 

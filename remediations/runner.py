@@ -27,8 +27,7 @@ from remediations.causes import Diagnosis
 from remediations.diagnosis import classify
 from remediations.errors import CommandFailed, Fix502Error, LockHeld, TransportError
 from remediations.facts.model import HostFacts, HttpProbe
-from remediations.facts.script import evidence_command
-from remediations.facts.script import parse_evidence
+from remediations.facts.script import evidence_command, parse_evidence
 from remediations.fixes import REGISTRY
 from remediations.fixes.base import Fix, FixContext, Probe, ProbeResult
 from remediations.inventory import Host
@@ -54,9 +53,16 @@ class Action:
     error: str | None = None
 
     def as_json(self) -> dict[str, Any]:
-        return {"id": self.id, "changed": self.changed, "verified": self.verified,
-                "rolled_back": self.rolled_back, "diff": self.diff, "probes": self.probes,
-                "note": self.note, "error": self.error}
+        return {
+            "id": self.id,
+            "changed": self.changed,
+            "verified": self.verified,
+            "rolled_back": self.rolled_back,
+            "diff": self.diff,
+            "probes": self.probes,
+            "note": self.note,
+            "error": self.error,
+        }
 
 
 @dataclass
@@ -77,11 +83,19 @@ class HostResult:
     diagnosis: Diagnosis | None = None
 
     def as_json(self) -> dict[str, Any]:
-        return {"status": self.status, "causes": self.causes, "evidence": self.evidence,
-                "actions": [a.as_json() for a in self.actions], "error": self.error,
-                "checks": [list(c) for c in self.checks], "memory": self.memory,
-                "ssh_connections": self.connections, "round_trips": self.round_trips,
-                "seconds": round(self.seconds, 3), "bundle": self.bundle}
+        return {
+            "status": self.status,
+            "causes": self.causes,
+            "evidence": self.evidence,
+            "actions": [a.as_json() for a in self.actions],
+            "error": self.error,
+            "checks": [list(c) for c in self.checks],
+            "memory": self.memory,
+            "ssh_connections": self.connections,
+            "round_trips": self.round_trips,
+            "seconds": round(self.seconds, 3),
+            "bundle": self.bundle,
+        }
 
 
 @dataclass
@@ -116,7 +130,7 @@ def remote_probe(url: str, timeout: float = 10.0) -> HttpProbe:
     start = time.monotonic()
     req = urllib.request.Request(url, headers={"User-Agent": "fix502-probe"})
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 - site_url is http(s)
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
             body = resp.read(200_000).decode(errors="replace")
             status, server = resp.status, resp.headers.get("Server")
     except urllib.error.HTTPError as exc:
@@ -133,8 +147,10 @@ def collect(t: Transport, host: Host, *, since: float | None, window: int) -> tu
     url = site_url(host)
     result = t.run(evidence_command(url), timeout=90)
     if not result.stdout.strip():
-        raise CommandFailed(f"evidence script printed nothing (exit {result.exit_status}): "
-                            f"{result.stderr.strip()[:200]}", where=host.name)
+        raise CommandFailed(
+            f"evidence script printed nothing (exit {result.exit_status}): {result.stderr.strip()[:200]}",
+            where=host.name,
+        )
     facts = parse_evidence(result.stdout, since=since, window_seconds=window)
     if url.startswith(("http://", "https://")):
         facts.remote_probe = remote_probe(url)
@@ -144,16 +160,22 @@ def collect(t: Transport, host: Host, *, since: float | None, window: int) -> tu
 def probe_on_host(t: Transport, host: Host, probe: Probe) -> ProbeResult:
     """Request the site on the host itself (curl --resolve to the address we reached it on)."""
     url = site_url(host).rstrip("/") + "/" + probe.path.lstrip("/")
-    one = ("out=$(curl -sS -o \"$B\" -w '%{http_code}' --max-time 20 "
-           '--resolve "$HP:$ADDR" ' + q(url) + " 2>/dev/null) || out=000; echo \"$out\"")
+    one = (
+        "out=$(curl -sS -o \"$B\" -w '%{http_code}' --max-time 20 "
+        '--resolve "$HP:$ADDR" ' + q(url) + ' 2>/dev/null) || out=000; echo "$out"'
+    )
     hp = _host_port(url)
     script = (
-        'set -- $SSH_CONNECTION; ADDR=${3:-127.0.0.1}; ' f"HP={q(hp)}; "
-        'T=$(mktemp -d); trap \'rm -rf "$T"\' EXIT; '
-        f"for i in $(seq 1 {int(probe.concurrency)}); do ( B=\"$T/$i\"; {one} > \"$T/$i.code\" ) & done; wait; "
-        f"for i in $(seq 1 {int(probe.concurrency)}); do printf '%s ' \"$(cat \"$T/$i.code\")\"; "
-        + (f"if grep -qF {q(probe.expect_body)} \"$T/$i\" 2>/dev/null; then echo yes; else echo no; fi; "
-           if probe.expect_body else "echo yes; ")
+        "set -- $SSH_CONNECTION; ADDR=${3:-127.0.0.1}; "
+        f"HP={q(hp)}; "
+        "T=$(mktemp -d); trap 'rm -rf \"$T\"' EXIT; "
+        f'for i in $(seq 1 {int(probe.concurrency)}); do ( B="$T/$i"; {one} > "$T/$i.code" ) & done; wait; '
+        f'for i in $(seq 1 {int(probe.concurrency)}); do printf \'%s \' "$(cat "$T/$i.code")"; '
+        + (
+            f'if grep -qF {q(probe.expect_body)} "$T/$i" 2>/dev/null; then echo yes; else echo no; fi; '
+            if probe.expect_body
+            else "echo yes; "
+        )
         + "done"
     )
     result = t.run(script, timeout=60)
@@ -184,12 +206,15 @@ def _host_port(url: str) -> str:
 # ----------------------------------------------------------------------------------------------
 def take_lock(t: Transport, run_id: str, *, break_lock: bool, stale_after: int = 3600) -> None:
     """mkdir is atomic: the first run wins; the owner file says who holds it."""
-    owner = json.dumps({"run_id": run_id, "controller": socket.gethostname(), "pid": os.getpid(),
-                        "started": time.time()})
+    owner = json.dumps(
+        {"run_id": run_id, "controller": socket.gethostname(), "pid": os.getpid(), "started": time.time()}
+    )
     script = (
         f"L={q(LOCK_DIR)}; "
-        + (f'if [ -d "$L" ]; then rm -rf "$L"; fi; ' if break_lock else "")
-        + 'if mkdir "$L" 2>/dev/null; then chmod 700 "$L"; printf "%s" ' + q(owner) + ' > "$L/owner"; echo taken; '
+        + ('if [ -d "$L" ]; then rm -rf "$L"; fi; ' if break_lock else "")
+        + 'if mkdir "$L" 2>/dev/null; then chmod 700 "$L"; printf "%s" '
+        + q(owner)
+        + ' > "$L/owner"; echo taken; '
         'else echo held; cat "$L/owner" 2>/dev/null; echo; '
         'echo "age=$(( $(date +%s) - $(stat -c %Y "$L") ))"; fi'
     )
@@ -208,12 +233,13 @@ def take_lock(t: Transport, run_id: str, *, break_lock: bool, stale_after: int =
             age = int(line[4:] or 0)
     who = f"run {holder.get('run_id', '?')} from {holder.get('controller', '?')} pid {holder.get('pid', '?')}"
     stale = " (stale: older than %ds — pass --break-lock to take it)" % stale_after if age > stale_after else ""
-    raise LockHeld(f"host is locked by {who}, {age}s ago{stale}; pass --break-lock if that run is dead",
-                   where=t.host.name)
+    raise LockHeld(
+        f"host is locked by {who}, {age}s ago{stale}; pass --break-lock if that run is dead", where=t.host.name
+    )
 
 
 def release_lock(t: Transport, run_id: str) -> None:
-    t.run(f"L={q(LOCK_DIR)}; grep -q {q(run_id)} \"$L/owner\" 2>/dev/null && rm -rf \"$L\"; true")
+    t.run(f'L={q(LOCK_DIR)}; grep -q {q(run_id)} "$L/owner" 2>/dev/null && rm -rf "$L"; true')
 
 
 # ----------------------------------------------------------------------------------------------
@@ -238,8 +264,12 @@ class HostRun:
         start = time.monotonic()
         locked = False
         try:
-            self.t = connect(self.host, accept_new_hosts=self.opt.accept_new_hosts,
-                             connect_timeout=self.opt.connect_timeout, command_timeout=self.opt.command_timeout)
+            self.t = connect(
+                self.host,
+                accept_new_hosts=self.opt.accept_new_hosts,
+                connect_timeout=self.opt.connect_timeout,
+                command_timeout=self.opt.command_timeout,
+            )
             if not self.opt.dry_run:
                 take_lock(self.t, self.run_id, break_lock=self.opt.break_lock)
                 locked = True
@@ -316,8 +346,12 @@ class HostRun:
             return False
         if step.when is None:
             return True
-        context = {"causes": ctx.diagnosis.ids, "facts": ctx.facts, "vars": {**self.pb.vars, **ctx.vars},
-                   "diagnosis": ctx.diagnosis}
+        context = {
+            "causes": ctx.diagnosis.ids,
+            "facts": ctx.facts,
+            "vars": {**self.pb.vars, **ctx.vars},
+            "diagnosis": ctx.diagnosis,
+        }
         return bool(step.when(context))
 
     def _plan_only(self, fix: Fix, ctx: FixContext, *, may_change: bool) -> None:
@@ -421,8 +455,9 @@ class HostRun:
                 if result.exit_status != 0:
                     detail = " | ".join(result.stdout.strip().splitlines()[-2:])
                     self.journal.undo(fix_id=fix_id)
-                    raise CommandFailed(f"{' '.join(op.argv)} failed, edit reverted, nothing reloaded: {detail}",
-                                        where=self.host.name)
+                    raise CommandFailed(
+                        f"{' '.join(op.argv)} failed, edit reverted, nothing reloaded: {detail}", where=self.host.name
+                    )
                 continue
             self.journal.apply(op, fix_id)
             if isinstance(op, WriteFile):

@@ -256,6 +256,10 @@ rc dmesg $r
 sec meminfo
 grep -E '^(MemTotal|MemAvailable):' /proc/meminfo 2>&1
 
+# ---- 7b. when fix502 last changed this host (its journal): older evidence is history ------
+sec lastchange
+for j in "$R"/var/backups/fix502/*/journal.jsonl; do [ -f "$j" ] && stat -c %Y "$j"; done 2>/dev/null | sort -n | tail -n 1
+
 # ---- 8. WordPress ---------------------------------------------------------------------------
 sec wordpress
 root=

@@ -302,7 +302,11 @@ def parse_evidence(output: str, *, since: float | None = None, window_seconds: i
         unix = p.parse_netstat_unix(c.cmds.get("netstat-x", ""))
 
     starts = [s.master_started for s in fpm if s.state == "running" and s.master_started is not None]
-    window_start = max([meta.now - window_seconds, *starts, *([since] if since is not None else [])])
+    # Evidence logged before fix502's last change on this host (journal mtime) is history: the
+    # change was verified or rolled back since.  Logs have one-second resolution, hence +1.
+    last = c.singles.get("lastchange", "").strip()
+    changed = [float(last) + 1] if last.isdigit() else []
+    window_start = max([meta.now - window_seconds, *starts, *changed, *([since] if since is not None else [])])
     logs: list[LogLine] = []
     for source, body in c.logs:
         logs.extend(

@@ -36,8 +36,9 @@ def is_listening(facts: HostFacts, endpoint: Endpoint) -> bool:
             svc.state == "running" for svc in facts.fpm
         )
     host, _, port = endpoint.address.rpartition(":")
-    return any(t.port == int(port) and t.address.strip("[]") in (host.strip("[]"), "0.0.0.0", "*", "::")
-               for t in facts.tcp)
+    return any(
+        t.port == int(port) and t.address.strip("[]") in (host.strip("[]"), "0.0.0.0", "*", "::") for t in facts.tcp
+    )
 
 
 def live_endpoints(facts: HostFacts) -> list[PoolEndpoint]:

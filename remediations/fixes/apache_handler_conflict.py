@@ -23,19 +23,37 @@ class ResolveApacheHandlerConflict(Fix):
 
     def plan(self, ctx: FixContext) -> Plan:
         mods = set(ctx.facts.web.modules)
-        php = sorted({p.rsplit("/", 1)[-1].removesuffix(".load") for p in ctx.facts.files
-                      if "/mods-enabled/php" in p and p.endswith(".load")})
+        php = sorted(
+            {
+                p.rsplit("/", 1)[-1].removesuffix(".load")
+                for p in ctx.facts.files
+                if "/mods-enabled/php" in p and p.endswith(".load")
+            }
+        )
         names = php or [f"php{s.version}" for s in ctx.facts.fpm]
-        ops: list[Op] = [Command(("a2dismod", "-q", n), ("a2enmod", "-q", n), "mod_php competes with proxy_fcgi")
-                         for n in names]
+        ops: list[Op] = [
+            Command(("a2dismod", "-q", n), ("a2enmod", "-q", n), "mod_php competes with proxy_fcgi") for n in names
+        ]
         if "mpm_prefork_module" in mods:
             # a2enmod refuses to switch MPMs while another is enabled: disable first, then enable.
-            ops.append(Command(("a2dismod", "-q", "mpm_prefork"), ("a2enmod", "-q", "mpm_prefork"),
-                               "mod_php needed prefork; FPM works with the event MPM"))
-            ops.append(Command(("a2enmod", "-q", "mpm_event"), ("a2dismod", "-q", "mpm_event"),
-                               "the event MPM serves FPM sites best"))
+            ops.append(
+                Command(
+                    ("a2dismod", "-q", "mpm_prefork"),
+                    ("a2enmod", "-q", "mpm_prefork"),
+                    "mod_php needed prefork; FPM works with the event MPM",
+                )
+            )
+            ops.append(
+                Command(
+                    ("a2enmod", "-q", "mpm_event"),
+                    ("a2dismod", "-q", "mpm_event"),
+                    "the event MPM serves FPM sites best",
+                )
+            )
         if "proxy_fcgi_module" not in mods:
             ops.append(Command(("a2enmod", "-q", "proxy_fcgi"), ("a2dismod", "-q", "proxy_fcgi"), "PHP goes to FPM"))
-        ops += [ConfigTest(("apache2ctl", "configtest"), "never restart on a config Apache rejects"),
-                Service("apache2", "restart", "an MPM change needs a full restart")]
+        ops += [
+            ConfigTest(("apache2ctl", "configtest"), "never restart on a config Apache rejects"),
+            Service("apache2", "restart", "an MPM change needs a full restart"),
+        ]
         return Plan(self.id, "disable " + ", ".join(names) + ", keep proxy_fcgi", ops)

@@ -54,12 +54,19 @@ class BisectPlugins(Fix):
     def plan(self, ctx: FixContext) -> Plan:
         plugins, parked = self._paths(ctx)
         _, others = self._split(ctx)
-        return Plan(self.id, "disable every plugin (rename wp-content/plugins) and probe",
-                    [Rename(plugins, parked, "the articles' test: load WordPress without plugins"),
-                     MakeDir(plugins, parked, "an empty plugins directory in its place"),
-                     *(Rename(posixpath.join(parked, n), posixpath.join(plugins, n), "not a plugin that is active")
-                       for n in others)],
-                    may_change=True)
+        return Plan(
+            self.id,
+            "disable every plugin (rename wp-content/plugins) and probe",
+            [
+                Rename(plugins, parked, "the articles' test: load WordPress without plugins"),
+                MakeDir(plugins, parked, "an empty plugins directory in its place"),
+                *(
+                    Rename(posixpath.join(parked, n), posixpath.join(plugins, n), "not a plugin that is active")
+                    for n in others
+                ),
+            ],
+            may_change=True,
+        )
 
     def verify(self, ctx: FixContext) -> Probe:
         # A crashing plugin fails every time: a second attempt guards against a blip, more would
@@ -98,11 +105,16 @@ class BisectPlugins(Fix):
             return "no active plugin to test"
         culprit = suspects[0]
         note = f"culprit: {culprit} ({probes + 1} probes for {total} active plugins)"
-        final = move([e for e in self._split(ctx)[0] if e != culprit and e not in inside], True,
-                     f"restore every plugin but {culprit}", [note])
+        final = move(
+            [e for e in self._split(ctx)[0] if e != culprit and e not in inside],
+            True,
+            f"restore every plugin but {culprit}",
+            [note],
+        )
         if culprit in inside:
-            final.ops.insert(0, Rename(posixpath.join(plugins, culprit), posixpath.join(parked, culprit),
-                                       f"keep {culprit} disabled"))
+            final.ops.insert(
+                0, Rename(posixpath.join(plugins, culprit), posixpath.join(parked, culprit), f"keep {culprit} disabled")
+            )
         result = yield final
         if not result.ok:
             return f"{culprit} looked guilty but the site still fails without it"

@@ -38,10 +38,15 @@ class EnableEmergencyRestart(Fix):
                 after = set_value(after, "global", "emergency_restart_interval", interval)
             except EditError as exc:
                 return Plan(self.id, f"cannot edit {svc.global_file}", escalate=str(exc))
-            return Plan(self.id, f"restart the FPM master after {threshold} crashes in {interval}",
-                        [WriteFile(svc.global_file, before, after, "crash-loop guard"),
-                         ConfigTest((svc.binary, "-t"), "never restart FPM on a configuration it rejects"),
-                         Service(svc.service, "restart", "load the crash-loop guard")])
+            return Plan(
+                self.id,
+                f"restart the FPM master after {threshold} crashes in {interval}",
+                [
+                    WriteFile(svc.global_file, before, after, "crash-loop guard"),
+                    ConfigTest((svc.binary, "-t"), "never restart FPM on a configuration it rejects"),
+                    Service(svc.service, "restart", "load the crash-loop guard"),
+                ],
+            )
         return Plan(self.id, "no running PHP-FPM to protect")
 
     def verify(self, ctx: FixContext) -> Probe:

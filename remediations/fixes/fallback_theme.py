@@ -36,8 +36,14 @@ class FallbackTheme(Fix):
         if wp.template == theme and wp.stylesheet == theme:
             return Plan(self.id, f"the theme is already {theme}")
         root, template, stylesheet = wp.root or "", wp.template or "", wp.stylesheet or wp.template or ""
-        return Plan(self.id, f"switch theme {stylesheet} → {theme}", [
-            Command(("php", "-r", SET_THEME, root, theme, theme),
+        return Plan(
+            self.id,
+            f"switch theme {stylesheet} → {theme}",
+            [
+                Command(
+                    ("php", "-r", SET_THEME, root, theme, theme),
                     ("php", "-r", SET_THEME, root, template, stylesheet),
-                    f"the site fails with every plugin disabled; try the default theme {theme}"),
-        ])
+                    f"the site fails with every plugin disabled; try the default theme {theme}",
+                ),
+            ],
+        )

@@ -36,12 +36,17 @@ class RaiseFastcgiBuffers(Fix):
 
     def plan(self, ctx: FixContext) -> Plan:
         facts = ctx.facts
-        current = max((_kib(d.args[0]) for d in facts.web.buffer_directives
-                       if d.name == "fastcgi_buffer_size" and d.args), default=0)
+        current = max(
+            (_kib(d.args[0]) for d in facts.web.buffer_directives if d.name == "fastcgi_buffer_size" and d.args),
+            default=0,
+        )
         size_k = min(CAP_K, max(32, current * 2))
         if current >= CAP_K:
-            return Plan(self.id, f"fastcgi_buffer_size is already {current}k",
-                        escalate="headers exceed 256k: the plugin sending them must be fixed")
+            return Plan(
+                self.id,
+                f"fastcgi_buffer_size is already {current}k",
+                escalate="headers exceed 256k: the plugin sending them must be fixed",
+            )
         size = str(ctx.params.get("buffer_size", f"{size_k}k"))
         buffers = str(ctx.params.get("buffers", f"16 {size}")).split()
         texts: dict[str, str] = {}
@@ -54,14 +59,26 @@ class RaiseFastcgiBuffers(Fix):
                 return Plan(self.id, f"{path} was not readable", escalate=f"cannot read {path}")
             try:
                 texts[path] = ensure_directives_in_block(
-                    text, t.directive.line, [("fastcgi_buffer_size", [size]), ("fastcgi_buffers", buffers)],
-                    anchor_name="fastcgi_pass")
+                    text,
+                    t.directive.line,
+                    [("fastcgi_buffer_size", [size]), ("fastcgi_buffers", buffers)],
+                    anchor_name="fastcgi_pass",
+                )
             except EditError as exc:
                 return Plan(self.id, f"cannot edit {path}:{t.directive.line}", escalate=str(exc))
-        writes = [WriteFile(p, facts.files[p], t, f"fastcgi_buffer_size {size}; fastcgi_buffers {' '.join(buffers)}")
-                  for p, t in texts.items() if t != facts.files[p]]
+        writes = [
+            WriteFile(p, facts.files[p], t, f"fastcgi_buffer_size {size}; fastcgi_buffers {' '.join(buffers)}")
+            for p, t in texts.items()
+            if t != facts.files[p]
+        ]
         if not writes:
             return Plan(self.id, "buffers already set as wanted")
-        return Plan(self.id, f"fastcgi_buffer_size {size}, fastcgi_buffers {' '.join(buffers)}",
-                    [*writes, ConfigTest(("nginx", "-t"), "never reload a config nginx rejects"),
-                     Service("nginx", "reload", "load the larger buffers")])
+        return Plan(
+            self.id,
+            f"fastcgi_buffer_size {size}, fastcgi_buffers {' '.join(buffers)}",
+            [
+                *writes,
+                ConfigTest(("nginx", "-t"), "never reload a config nginx rejects"),
+                Service("nginx", "reload", "load the larger buffers"),
+            ],
+        )

@@ -30,8 +30,11 @@ class RealignApacheHandler(Fix):
         if ctx.params.get("pool"):
             live = [p for p in live if p.pool.name == ctx.params["pool"]]
         if len({p.endpoint for p in live}) != 1:
-            return Plan(self.id, "no single listening PHP-FPM pool to point Apache at",
-                        escalate="zero or several pools listen; choose one with `with: {pool: NAME}`")
+            return Plan(
+                self.id,
+                "no single listening PHP-FPM pool to point Apache at",
+                escalate="zero or several pools listen; choose one with `with: {pool: NAME}`",
+            )
         target = live[0]
         writes: dict[str, WriteFile] = {}
         for t in facts.web.fastcgi_targets:
@@ -45,10 +48,17 @@ class RealignApacheHandler(Fix):
                 after = set_handler_target(before, t.directive.line, target.endpoint.address)
             except EditError as exc:
                 return Plan(self.id, f"cannot edit {path}:{t.directive.line}", escalate=str(exc))
-            writes[path] = WriteFile(path, facts.files[path], after,
-                                     f"line {t.directive.line}: {t.raw} → {target.endpoint.address}")
+            writes[path] = WriteFile(
+                path, facts.files[path], after, f"line {t.directive.line}: {t.raw} → {target.endpoint.address}"
+            )
         if not writes:
             return Plan(self.id, "every handler already points at a listening pool")
-        return Plan(self.id, f"point Apache's PHP handler at {target.endpoint.address}",
-                    [*writes.values(), ConfigTest(("apache2ctl", "configtest"), "never reload a config Apache rejects"),
-                     Service("apache2", "reload", "load the corrected handler")])
+        return Plan(
+            self.id,
+            f"point Apache's PHP handler at {target.endpoint.address}",
+            [
+                *writes.values(),
+                ConfigTest(("apache2ctl", "configtest"), "never reload a config Apache rejects"),
+                Service("apache2", "reload", "load the corrected handler"),
+            ],
+        )

@@ -33,8 +33,11 @@ class RealignFastcgiPass(Fix):
             return Plan(self.id, "no PHP-FPM pool is listening: nothing to point nginx at")
         if len({p.endpoint for p in live}) > 1:
             names = ", ".join(f"{p.pool.name}={p.pool.listen}" for p in live)
-            return Plan(self.id, "several pools listen; which one is the site's is not clear",
-                        escalate=f"choose the pool with `with: {{pool: NAME}}`: {names}")
+            return Plan(
+                self.id,
+                "several pools listen; which one is the site's is not clear",
+                escalate=f"choose the pool with `with: {{pool: NAME}}`: {names}",
+            )
         target = live[0]
         texts = dict(facts.files)
         ops: list[Op] = []
@@ -50,9 +53,15 @@ class RealignFastcgiPass(Fix):
             except EditError as exc:
                 return Plan(self.id, f"cannot edit {path}:{t.directive.line}", escalate=str(exc))
             texts[path] = after
-            ops.append(WriteFile(path, facts.files[path], after,
-                                 f"line {t.directive.line}: {t.raw} → {target.endpoint.nginx} "
-                                 f"(pool {target.pool.name} of {target.service.service})"))
+            ops.append(
+                WriteFile(
+                    path,
+                    facts.files[path],
+                    after,
+                    f"line {t.directive.line}: {t.raw} → {target.endpoint.nginx} "
+                    f"(pool {target.pool.name} of {target.service.service})",
+                )
+            )
         if not ops:
             return Plan(self.id, "every fastcgi_pass already points at a listening pool")
         # Collapse several edits of one file into a single write.
@@ -60,8 +69,18 @@ class RealignFastcgiPass(Fix):
         for op in ops:
             assert isinstance(op, WriteFile)
             first = merged.get(op.path)
-            merged[op.path] = WriteFile(op.path, first.before if first else op.before, op.after,
-                                        f"{first.reason}; {op.reason}" if first else op.reason)
-        return Plan(self.id, f"point fastcgi_pass at {target.endpoint.nginx}",
-                    [*merged.values(), ConfigTest(("nginx", "-t"), "never reload a config nginx rejects"),
-                     Service("nginx", "reload", "load the corrected fastcgi_pass")])
+            merged[op.path] = WriteFile(
+                op.path,
+                first.before if first else op.before,
+                op.after,
+                f"{first.reason}; {op.reason}" if first else op.reason,
+            )
+        return Plan(
+            self.id,
+            f"point fastcgi_pass at {target.endpoint.nginx}",
+            [
+                *merged.values(),
+                ConfigTest(("nginx", "-t"), "never reload a config nginx rejects"),
+                Service("nginx", "reload", "load the corrected fastcgi_pass"),
+            ],
+        )

@@ -35,12 +35,17 @@ class RestartFpm(Fix):
         assert svc is not None
         if svc.config_test_ok is False:
             errors = [ln for ln in svc.config_test_output.splitlines() if "ERROR" in ln]
-            return Plan(self.id, f"{svc.service} cannot start: its configuration is invalid",
-                        escalate=f"{svc.binary} -t: " + (errors[0] if errors else svc.config_test_output.strip()))
+            return Plan(
+                self.id,
+                f"{svc.service} cannot start: its configuration is invalid",
+                escalate=f"{svc.binary} -t: " + (errors[0] if errors else svc.config_test_output.strip()),
+            )
         ops: list[Op] = []
         for p in pool_endpoints(facts):
-            if p.service is svc and p.endpoint.kind == "unix" and any(
-                s.path == p.endpoint.address for s in facts.sockets
+            if (
+                p.service is svc
+                and p.endpoint.kind == "unix"
+                and any(s.path == p.endpoint.address for s in facts.sockets)
             ):
                 ops.append(RemoveStale(p.endpoint.address, "stale socket of a dead FPM master"))
         if svc.pid_file and svc.pid_file_stale:

@@ -32,8 +32,9 @@ class SizeMaxChildren(Fix):
         facts = ctx.facts
         share = float(ctx.params.get("ram_share", 0.8))
         targets = {t.address for t in facts.web.fastcgi_targets}
-        pools = [p for p in pool_endpoints(facts, running_only=True) if p.endpoint.address in targets] or \
-            pool_endpoints(facts, running_only=True)
+        pools = [
+            p for p in pool_endpoints(facts, running_only=True) if p.endpoint.address in targets
+        ] or pool_endpoints(facts, running_only=True)
         if not pools:
             return Plan(self.id, "no running pool to size")
         p = pools[0]
@@ -42,8 +43,9 @@ class SizeMaxChildren(Fix):
         peak = max(rss) if rss else DEFAULT_RSS_KB
         available = (facts.resources.mem_available_kb or 0) + sum(rss)
         fit = fitting_children(available, peak, share)
-        oom = ctx.diagnosis.has("worker-crash") and any("Killed process" in e.line for c in ctx.diagnosis.causes
-                                                          for e in c.evidence)
+        oom = ctx.diagnosis.has("worker-crash") and any(
+            "Killed process" in e.line for c in ctx.diagnosis.causes for e in c.evidence
+        )
         # Exhausted: at least double, and at least Debian's default headroom of 8; fit caps it.
         wanted = int(ctx.params.get("max_children", max(current * 2, 8)))
         new = min(fit, current) if oom else min(fit, max(wanted, current + 1))
@@ -55,9 +57,12 @@ class SizeMaxChildren(Fix):
             f"pm.max_children {current} → {new}",
         ]
         if new <= current and not oom:
-            return Plan(self.id, f"pm.max_children {current} already uses what RAM allows ({fit})", notes=notes,
-                        escalate="the pool is exhausted and RAM does not allow more workers: "
-                                 "find the slow requests or add RAM")
+            return Plan(
+                self.id,
+                f"pm.max_children {current} already uses what RAM allows ({fit})",
+                notes=notes,
+                escalate="the pool is exhausted and RAM does not allow more workers: find the slow requests or add RAM",
+            )
         if new == current:
             return Plan(self.id, "pm.max_children already fits in RAM", notes=notes)
         before = facts.files.get(p.pool.file)
@@ -71,10 +76,16 @@ class SizeMaxChildren(Fix):
                     after = set_value(after, p.pool.name, "pm.max_spare_servers", str(new))
         except EditError as exc:
             return Plan(self.id, f"cannot edit {p.pool.file}", escalate=str(exc))
-        return Plan(self.id, f"pm.max_children {current} → {new} (pool {p.pool.name})",
-                    [WriteFile(p.pool.file, before, after, "size the pool to RAM"),
-                     ConfigTest((p.service.binary, "-t"), "never restart FPM on a configuration it rejects"),
-                     Service(p.service.service, "restart", "apply the new pool size")], notes=notes)
+        return Plan(
+            self.id,
+            f"pm.max_children {current} → {new} (pool {p.pool.name})",
+            [
+                WriteFile(p.pool.file, before, after, "size the pool to RAM"),
+                ConfigTest((p.service.binary, "-t"), "never restart FPM on a configuration it rejects"),
+                Service(p.service.service, "restart", "apply the new pool size"),
+            ],
+            notes=notes,
+        )
 
     def verify(self, ctx: FixContext) -> Probe:
         # Exhaustion only shows under concurrency: several visitors at once must all be served.

@@ -34,8 +34,11 @@ class FixSocketPermissions(Fix):
             if p.endpoint.kind != "unix" or p.endpoint.address not in targets:
                 continue
             want = {"listen.owner": owner, "listen.group": group, "listen.mode": mode}
-            have = {"listen.owner": p.pool.listen_owner, "listen.group": p.pool.listen_group,
-                    "listen.mode": p.pool.listen_mode}
+            have = {
+                "listen.owner": p.pool.listen_owner,
+                "listen.group": p.pool.listen_group,
+                "listen.mode": p.pool.listen_mode,
+            }
             text = texts.get(p.pool.file, facts.files.get(p.pool.file))
             if text is None:
                 return Plan(self.id, f"{p.pool.file} was not readable", escalate=f"cannot read {p.pool.file}")
@@ -47,11 +50,20 @@ class FixSocketPermissions(Fix):
                 return Plan(self.id, f"cannot edit {p.pool.file}", escalate=str(exc))
             texts[p.pool.file] = text
             services.append(p.service)
-        writes = [WriteFile(path, facts.files[path], text, f"socket {owner}:{group} {mode} for the web server user {user}")
-                  for path, text in texts.items() if text != facts.files[path]]
+        writes = [
+            WriteFile(path, facts.files[path], text, f"socket {owner}:{group} {mode} for the web server user {user}")
+            for path, text in texts.items()
+            if text != facts.files[path]
+        ]
         if not writes:
             return Plan(self.id, "the pool's listen.owner/group/mode already admit the web server")
         svc = services[0]
-        return Plan(self.id, f"socket owned by {owner}:{group} mode {mode}",
-                    [*writes, ConfigTest((svc.binary, "-t"), "never restart FPM on a configuration it rejects"),
-                     Service(svc.service, "restart", "recreate the socket with the new owner and mode")])
+        return Plan(
+            self.id,
+            f"socket owned by {owner}:{group} mode {mode}",
+            [
+                *writes,
+                ConfigTest((svc.binary, "-t"), "never restart FPM on a configuration it rejects"),
+                Service(svc.service, "restart", "recreate the socket with the new owner and mode"),
+            ],
+        )

@@ -44,8 +44,15 @@ def host(name: str, web: str = "nginx") -> lab.LabHost:
 
 def fix502(*args: str, timeout: float = 600, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     """Run the real CLI (invoke over tasks.py) as an on-call engineer would."""
-    return subprocess.run([sys.executable, "-m", "invoke", *args], cwd=REPO, capture_output=True, text=True,
-                          timeout=timeout, input=stdin, stdin=None if stdin is not None else subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, "-m", "invoke", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        input=stdin,
+        stdin=None if stdin is not None else subprocess.DEVNULL,
+    )
 
 
 def inventory() -> str:

@@ -11,8 +11,11 @@ import pytest
 from tests.integration.conftest import fix502, host, inventory, snapshot
 from tests.lab import faults
 
-CASES = {**{name: e.cause for name, e in faults.EXPECT.items() if name != "pool-exhausted"}, "healthy": "healthy",
-         "apache-mod-php": "apache-handler-conflict"}
+CASES = {
+    **{name: e.cause for name, e in faults.EXPECT.items() if name != "pool-exhausted"},
+    "healthy": "healthy",
+    "apache-mod-php": "apache-handler-conflict",
+}
 
 
 @pytest.mark.parametrize("fault", sorted(CASES))
@@ -37,8 +40,9 @@ def test_diagnose_names_the_cause_with_evidence(fault: str, tmp_path: Path) -> N
     assert r["round_trips"] <= 2
     assert r["actions"] == []
     assert snapshot(h) == before
-    assert {k: v for k, v in h.service_pids().items() if k in ("nginx", "apache2", "php-fpm8.2")} == \
-        {k: v for k, v in pids.items() if k in ("nginx", "apache2", "php-fpm8.2")}
+    assert {k: v for k, v in h.service_pids().items() if k in ("nginx", "apache2", "php-fpm8.2")} == {
+        k: v for k, v in pids.items() if k in ("nginx", "apache2", "php-fpm8.2")
+    }
 
 
 def test_diagnose_quotes_the_real_nginx_line_for_a_missing_socket(tmp_path: Path) -> None:
@@ -48,5 +52,6 @@ def test_diagnose_quotes_the_real_nginx_line_for_a_missing_socket(tmp_path: Path
     fix502("diagnose", "--host", "web3", "--inventory", inventory(), "--report-json", str(out))
     r = json.loads(out.read_text())["hosts"]["web3"]
     lines = [e["line"] for e in r["evidence"] if e["cause"] == "socket-mismatch"]
-    assert any("connect() to unix:/run/php/php8.1-fpm.sock failed (2: No such file or directory)" in ln
-               for ln in lines), lines
+    assert any(
+        "connect() to unix:/run/php/php8.1-fpm.sock failed (2: No such file or directory)" in ln for ln in lines
+    ), lines

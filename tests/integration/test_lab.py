@@ -16,9 +16,22 @@ from tests.lab import faults, lab
 
 def ssh(h: lab.LabHost, command: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        ["ssh", "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", "-o", "ConnectTimeout=5",
-         "-i", str(lab.KEY), f"root@{h.addr}", command],
-        capture_output=True, text=True, timeout=60,
+        [
+            "ssh",
+            "-o",
+            "StrictHostKeyChecking=yes",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "ConnectTimeout=5",
+            "-i",
+            str(lab.KEY),
+            f"root@{h.addr}",
+            command,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -61,9 +74,22 @@ def test_ssh_is_key_only_strict_and_sees_its_own_machine() -> None:
     assert "php8.2-fpm.sock" in out.stdout  # its own /run
     assert "hostinit.py" in lines[-1]  # its own PID 1
     # No password login: a client without the key is refused.
-    denied = subprocess.run(["ssh", "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes",
-                             "-o", "PubkeyAuthentication=no", f"root@{h.addr}", "true"],
-                            capture_output=True, text=True, timeout=30)
+    denied = subprocess.run(
+        [
+            "ssh",
+            "-o",
+            "StrictHostKeyChecking=yes",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "PubkeyAuthentication=no",
+            f"root@{h.addr}",
+            "true",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert denied.returncode != 0
     assert "Permission denied" in denied.stderr
 
@@ -99,7 +125,6 @@ def test_stopping_a_host_leaves_no_process_behind() -> None:
     assert len(pids) >= 6  # init, sshd, nginx master+workers, FPM master+workers
     lab.stop_host(h)
     time.sleep(0.5)
-    alive = [p for p in pids if os.path.exists(f"/proc/{p}") and
-             open(f"/proc/{p}/stat").read().split()[2] != "Z"]
+    alive = [p for p in pids if os.path.exists(f"/proc/{p}") and open(f"/proc/{p}/stat").read().split()[2] != "Z"]
     assert alive == []
     assert h.init_pid is None

@@ -9,7 +9,6 @@ Hosts: web61..web68 (this module's own)."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import subprocess
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from remediations.inventory import Host
 from remediations.journal import Journal
 from remediations.plan import WriteFile
 from remediations.transport import CmdResult
@@ -33,8 +33,14 @@ SITE = faults.NGINX_SITE  # /etc/nginx/sites-available/wordpress
 # --- helpers ----------------------------------------------------------------------------------------
 def start(*args: str) -> subprocess.Popen[str]:
     """The real CLI in the background, so the test can interfere with it mid-run."""
-    return subprocess.Popen([sys.executable, "-m", "invoke", *args], cwd=REPO, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "invoke", *args],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
 
 
 def journals(h: lab.LabHost) -> list[Path]:
@@ -90,7 +96,8 @@ def test_ssh_session_killed_mid_fix_then_rollback_restores(tmp_path: Path) -> No
     # Whatever state the kill left, the journal is readable and rollback restores the host exactly.
     recs = records(h)
     assert recs[0]["op"] == "begin" and [r["seq"] for r in recs if "seq" in r] == sorted(
-        r["seq"] for r in recs if "seq" in r)  # type: ignore[type-var]
+        r["seq"] for r in recs if "seq" in r
+    )  # type: ignore[type-var]
     rb = rollback("web61")
     assert rb.returncode == 0, rb.stdout + rb.stderr
     after = snapshot(h)
@@ -110,7 +117,9 @@ def test_write_cut_short_never_replaces_the_file(tmp_path: Path) -> None:
     class Recorder:
         host = lab_inventory_host("web62")
         connections_opened = round_trips = 0
-        scripts: list[str] = []
+
+        def __init__(self) -> None:
+            self.scripts: list[str] = []
 
         def run(self, command: str, *, stdin: str | None = None, timeout: float | None = None) -> CmdResult:
             self.scripts.append(command)
@@ -124,11 +133,22 @@ def test_write_cut_short_never_replaces_the_file(tmp_path: Path) -> None:
     j.begin("test", "controller")
     j.apply(WriteFile(SITE, original.decode(), after, "test"), "test-fix")
     begin_script, write_script = rec.scripts
-    ssh = ["ssh", "-i", str(lab.KEY), "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes",
-           "-o", f"UserKnownHostsFile={lab.KNOWN_HOSTS}", f"root@{h.addr}"]
+    ssh = [
+        "ssh",
+        "-i",
+        str(lab.KEY),
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "StrictHostKeyChecking=yes",
+        "-o",
+        f"UserKnownHostsFile={lab.KNOWN_HOSTS}",
+        f"root@{h.addr}",
+    ]
     subprocess.run([*ssh, begin_script], check=True, timeout=30, capture_output=True)
-    proc = subprocess.Popen([*ssh, write_script], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [*ssh, write_script], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     assert proc.stdin is not None
     proc.stdin.write(after.encode()[:50_000])
     proc.stdin.flush()
@@ -144,7 +164,7 @@ def test_write_cut_short_never_replaces_the_file(tmp_path: Path) -> None:
     assert h.path(SITE).read_bytes() == original
 
 
-def lab_inventory_host(name: str) -> object:
+def lab_inventory_host(name: str) -> Host:
     from remediations.inventory import load_inventory
 
     return load_inventory(inventory()).select(host=name)[0]
@@ -160,8 +180,16 @@ def test_nginx_t_failure_reverts_edit_before_any_reload(tmp_path: Path) -> None:
     before = snapshot(h)
     master = nginx_master(h)
     workers = h.sh("pgrep -P " + master).stdout.split()
-    res = fix502("fix-502", "--host", "web63", "--inventory", inventory(), "--yes", "--report-json",
-                 str(tmp_path / "r.json"))
+    res = fix502(
+        "fix-502",
+        "--host",
+        "web63",
+        "--inventory",
+        inventory(),
+        "--yes",
+        "--report-json",
+        str(tmp_path / "r.json"),
+    )
     out = res.stdout + res.stderr
     assert res.returncode != 0, out
     recs = records(h)
@@ -183,8 +211,10 @@ def test_backup_location_unusable_means_no_change(tmp_path: Path, how: str) -> N
     if how == "read-only":
         h.sh("mount -o remount,bind,ro /var/backups")
     else:
-        h.sh("mount -t tmpfs -o size=64k,nr_inodes=64 tmpfs /var/backups && "
-             "dd if=/dev/zero of=/var/backups/fill bs=4k 2>/dev/null || true")
+        h.sh(
+            "mount -t tmpfs -o size=64k,nr_inodes=64 tmpfs /var/backups && "
+            "dd if=/dev/zero of=/var/backups/fill bs=4k 2>/dev/null || true"
+        )
     try:
         before = snapshot(h)
         pids = h.service_pids()
@@ -217,8 +247,10 @@ def test_second_run_is_refused_and_stale_lock_needs_break_lock(tmp_path: Path) -
     assert not lock.exists()  # released by its owner
     # A run that died long ago left its lock behind.
     faults.apply(h, "old-php-socket")
-    h.sh("mkdir /run/fix502.lock && printf '%s' '{\"run_id\": \"dead-run\", \"controller\": \"gone\", "
-         "\"pid\": 999999, \"started\": 0}' > /run/fix502.lock/owner && touch -d '3 hours ago' /run/fix502.lock")
+    h.sh(
+        'mkdir /run/fix502.lock && printf \'%s\' \'{"run_id": "dead-run", "controller": "gone", '
+        '"pid": 999999, "started": 0}\' > /run/fix502.lock/owner && touch -d \'3 hours ago\' /run/fix502.lock'
+    )
     before = snapshot(h)
     refused = fix502("fix-502", "--host", "web65", "--inventory", inventory(), "--yes")
     assert refused.returncode != 0
@@ -231,10 +263,14 @@ def test_second_run_is_refused_and_stale_lock_needs_break_lock(tmp_path: Path) -
 
 
 # --- 5. SIGINT / SIGTERM to the controller mid-fix ----------------------------------------------------
-@pytest.mark.parametrize("signals", [(signal.SIGINT,), (signal.SIGTERM,), (signal.SIGINT, signal.SIGINT)],
-                         ids=["sigint", "sigterm", "sigint-twice"])
-def test_signal_mid_fix_keeps_journal_and_rollback_restores(tmp_path: Path,
-                                                            signals: tuple[signal.Signals, ...]) -> None:
+@pytest.mark.parametrize(
+    "signals",
+    [(signal.SIGINT,), (signal.SIGTERM,), (signal.SIGINT, signal.SIGINT)],
+    ids=["sigint", "sigterm", "sigint-twice"],
+)
+def test_signal_mid_fix_keeps_journal_and_rollback_restores(
+    tmp_path: Path, signals: tuple[signal.Signals, ...]
+) -> None:
     h = host("web66")
     faults.apply(h, "old-php-socket")
     before = snapshot(h)
@@ -268,8 +304,18 @@ def test_host_unreachable_mid_batch_others_continue(tmp_path: Path) -> None:
     faults.apply(b, "old-php-socket")
     b_before = snapshot(b)
     report = tmp_path / "r.json"
-    proc = start("fix-502", "--limit", "web67,web68", "--inventory", inventory(), "--yes", "--forks", "1",
-                 "--report-json", str(report))
+    proc = start(
+        "fix-502",
+        "--limit",
+        "web67,web68",
+        "--inventory",
+        inventory(),
+        "--yes",
+        "--forks",
+        "1",
+        "--report-json",
+        str(report),
+    )
     wait_for(lambda: (a.path("/run/fix502.lock") / "owner").exists(), what="web67 to start")
     b.sh("pkill -KILL -x sshd || true")  # web68's sshd is gone (listener and sessions)
     out, _ = proc.communicate(timeout=300)
@@ -291,8 +337,12 @@ def test_changed_host_key_is_refused_before_any_command(tmp_path: Path) -> None:
     h.write("/etc/ssh/authorized_keys_lab", f'command="touch {marker}" {key}\n', mode=0o600)
     impostor = tmp_path / "impostor"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(impostor)], check=True)
-    real_fp = subprocess.run(["ssh-keygen", "-lf", str(h.path("/etc/ssh/ssh_host_ed25519_key.pub"))],
-                             capture_output=True, text=True, check=True).stdout.split()[1]
+    real_fp = subprocess.run(
+        ["ssh-keygen", "-lf", str(h.path("/etc/ssh/ssh_host_ed25519_key.pub"))],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()[1]
     before = snapshot(h)
     kh = lab.KNOWN_HOSTS
     try:
@@ -300,7 +350,12 @@ def test_changed_host_key_is_refused_before_any_command(tmp_path: Path) -> None:
         pub = impostor.with_suffix(".pub").read_text().split()
         with open(kh, "a") as fh:
             fh.write(f"{h.addr} {pub[0]} {pub[1]}\n")
-        for args in (("fix-502", "--yes"), ("diagnose",), ("rollback",), ("fix-502", "--yes", "--accept-new-hosts")):
+        for args in (
+            ("fix-502", "--yes"),
+            ("diagnose",),
+            ("rollback",),
+            ("fix-502", "--yes", "--accept-new-hosts"),
+        ):
             res = fix502(*args, "--host", "web69", "--inventory", inventory())
             out = res.stdout + res.stderr
             assert res.returncode == 3 or (args[0] == "rollback" and res.returncode != 0), (args, out)
@@ -318,8 +373,17 @@ def test_changed_host_key_is_refused_before_any_command(tmp_path: Path) -> None:
 # --- 8. secrets never leave the host; backups are root-only ------------------------------------------
 def wp_secrets(h: lab.LabHost) -> list[str]:
     text = h.read("/var/www/wordpress/wp-config.php")
-    names = ("DB_PASSWORD", "AUTH_KEY", "SECURE_AUTH_KEY", "LOGGED_IN_KEY", "NONCE_KEY", "AUTH_SALT",
-             "SECURE_AUTH_SALT", "LOGGED_IN_SALT", "NONCE_SALT")
+    names = (
+        "DB_PASSWORD",
+        "AUTH_KEY",
+        "SECURE_AUTH_KEY",
+        "LOGGED_IN_KEY",
+        "NONCE_KEY",
+        "AUTH_SALT",
+        "SECURE_AUTH_SALT",
+        "LOGGED_IN_SALT",
+        "NONCE_SALT",
+    )
     found = [m.group(2) for m in re.finditer(r"define\(\s*'(\w+)',\s*'([^']*)'", text) if m.group(1) in names]
     assert len(found) == len(names)
     return found
@@ -336,15 +400,18 @@ def test_secrets_stay_out_of_reports_bundles_console_and_backups_are_private(tmp
         h.http(f"/wp-login.php?log=admin&pwd={s}")
         h.http(f"/?password={s}")
     report = tmp_path / "r.json"
-    res = fix502("fix-502", "--host", "web70", "--inventory", inventory(), "--yes", "--report-json", str(report))
+    res = fix502(
+        "fix-502", "--host", "web70", "--inventory", inventory(), "--yes", "--report-json", str(report)
+    )
     bundle = json.loads(report.read_text())["hosts"]["web70"].get("bundle")
     assert "[redacted]" in report.read_text(), "no secret reached the evidence: the test proves nothing"
     texts = {"console": res.stdout + res.stderr, "report": report.read_text()}
     if bundle:
         for p in Path(REPO, bundle).parent.glob(Path(bundle).name.split(".")[0] + "*"):
             texts[str(p)] = p.read_text()
-    diag = fix502("diagnose", "--host", "web70", "--inventory", inventory(), "--report-json",
-                  str(tmp_path / "d.json"))
+    diag = fix502(
+        "diagnose", "--host", "web70", "--inventory", inventory(), "--report-json", str(tmp_path / "d.json")
+    )
     texts["diagnose"] = diag.stdout + diag.stderr + (tmp_path / "d.json").read_text()
     for where, text in texts.items():
         for s in secrets:
@@ -366,4 +433,3 @@ def test_secrets_stay_out_of_reports_bundles_console_and_backups_are_private(tmp
         assert p.stat().st_uid == 0
     # ...and the fixed file itself kept its owner and mode.
     assert h.path(SITE).stat().st_mode & 0o777 == 0o644
-

@@ -17,8 +17,12 @@ from pathlib import Path
 from tests.lab import faults, lab
 
 OUT = Path(__file__).resolve().parents[1] / "unit" / "fixtures" / "captured"
-LOGS = ["/var/log/nginx/wordpress.error.log", "/var/log/nginx/error.log", "/var/log/apache2/error.log",
-        f"/var/log/php{lab.PHP}-fpm.log"]
+LOGS = [
+    "/var/log/nginx/wordpress.error.log",
+    "/var/log/nginx/error.log",
+    "/var/log/apache2/error.log",
+    f"/var/log/php{lab.PHP}-fpm.log",
+]
 
 
 def visit(host: lab.LabHost, fault: str) -> list[int]:
@@ -38,12 +42,18 @@ def capture(fault: str, host: lab.LabHost) -> dict[str, object]:
     for p in LOGS:
         f = host.path(p)
         if f.exists():
-            new = f.read_bytes()[sizes[p]:].decode(errors="replace").splitlines()
+            new = f.read_bytes()[sizes[p] :].decode(errors="replace").splitlines()
             if new:
                 lines[p] = new
     fpm_test = host.sh(f"php-fpm{lab.PHP} -t 2>&1; echo exit=$?", check=False).stdout.strip().splitlines()
-    return {"fault": fault, "web": host.web, "statuses": statuses, "logs": lines, "php_fpm_t": fpm_test,
-            "captured_from": f"lab host {host.name} ({host.web}, PHP-FPM {lab.PHP}, Debian 12 packages)"}
+    return {
+        "fault": fault,
+        "web": host.web,
+        "statuses": statuses,
+        "logs": lines,
+        "php_fpm_t": fpm_test,
+        "captured_from": f"lab host {host.name} ({host.web}, PHP-FPM {lab.PHP}, Debian 12 packages)",
+    }
 
 
 def main(argv: list[str]) -> int:

@@ -60,8 +60,10 @@ def plugin_file(slug: str) -> str:
 
 def poison_plugin(host: LabHost, slug: str, code: str) -> None:
     """A plugin update lands: the plugin's main file now runs ``code`` on front-end requests."""
+
     def add(text: str) -> str:
         return text + f"\nif ( ! is_admin() && ! defined( 'WP_CLI' ) && PHP_SAPI !== 'cli' ) {{\n{code}\n}}\n"
+
     edit(host, plugin_file(slug), add)
 
 
@@ -83,8 +85,11 @@ def fpm_killed(host: LabHost) -> None:
 
 def old_php_socket(host: LabHost) -> None:
     """After a PHP upgrade the site still points at the previous version's socket."""
-    edit(host, NGINX_SITE if host.web == "nginx" else APACHE_SITE,
-         lambda t: t.replace(FPM_SOCK, "/run/php/php8.1-fpm.sock"))
+    edit(
+        host,
+        NGINX_SITE if host.web == "nginx" else APACHE_SITE,
+        lambda t: t.replace(FPM_SOCK, "/run/php/php8.1-fpm.sock"),
+    )
     reload_web(host)
 
 
@@ -98,25 +103,34 @@ def tcp_port_mismatch(host: LabHost) -> None:
 
 def socket_permissions(host: LabHost) -> None:
     """The pool's socket is owned by root:root 0660, so the web server user cannot connect."""
+
     def perms(t: str) -> str:
         for key, value in (("listen.owner", "root"), ("listen.group", "root"), ("listen.mode", "0660")):
             t = set_ini(t, key, value)
         return t
+
     edit(host, POOL, perms)
     restart_fpm(host)
 
 
 def segfault_plugin(host: LabHost) -> None:
     """A plugin update crashes the worker natively (C-stack overflow → SIGSEGV in PHP 8.2)."""
-    poison_plugin(host, CULPRIT, "function lab_gallery_walk( $x ) { return array_map( 'lab_gallery_walk', array( $x ) ); }\n"
-                                 "lab_gallery_walk( 1 );")
+    poison_plugin(
+        host,
+        CULPRIT,
+        "function lab_gallery_walk( $x ) { return array_map( 'lab_gallery_walk', array( $x ) ); }\n"
+        "lab_gallery_walk( 1 );",
+    )
 
 
 def big_headers_plugin(host: LabHost) -> None:
     """A plugin sets cookies/headers larger than nginx's default fastcgi buffer."""
-    poison_plugin(host, "lab-social",
-                  "add_action( 'send_headers', function () { for ( $i = 0; $i < 12; $i++ ) "
-                  "{ header( 'X-Lab-Social-' . $i . ': ' . str_repeat( 'x', 1000 ) ); } } );")
+    poison_plugin(
+        host,
+        "lab-social",
+        "add_action( 'send_headers', function () { for ( $i = 0; $i < 12; $i++ ) "
+        "{ header( 'X-Lab-Social-' . $i . ': ' . str_repeat( 'x', 1000 ) ); } } );",
+    )
 
 
 def slow_plugin(host: LabHost, seconds: int = 8) -> None:
@@ -132,10 +146,12 @@ def request_timeout(host: LabHost) -> None:
 
 def pool_exhausted(host: LabHost) -> None:
     """One worker, a tiny backlog and slow requests: visitors beyond it are refused at connect."""
+
     def tiny(t: str) -> str:
         for key, value in (("pm", "static"), ("pm.max_children", "1"), ("listen.backlog", "0")):
             t = set_ini(t, key, value)
         return t
+
     edit(host, POOL, tiny)
     restart_fpm(host)
     slow_plugin(host, 3)
@@ -144,8 +160,10 @@ def pool_exhausted(host: LabHost) -> None:
 
 def visitors(host: LabHost, loops: int, seconds: int) -> None:
     """Steady traffic from inside the host (loopback only, bounded in time): exhaustion needs load."""
-    loop = (f"end=$(( $(date +%s) + {int(seconds)} )); while [ $(date +%s) -lt $end ]; do "
-            f"curl -s -o /dev/null --max-time 10 http://{host.addr}/; done")
+    loop = (
+        f"end=$(( $(date +%s) + {int(seconds)} )); while [ $(date +%s) -lt $end ]; do "
+        f"curl -s -o /dev/null --max-time 10 http://{host.addr}/; done"
+    )
     for _ in range(loops):
         host.sh(f"setsid sh -c '{loop}' </dev/null >/dev/null 2>&1 &")
     time.sleep(1.0)
@@ -164,8 +182,11 @@ def apache_wrong_socket(host: LabHost) -> None:
 
 def apache_mod_php(host: LabHost) -> None:
     """mod_php (with the prefork MPM it needs) enabled next to proxy_fcgi."""
-    host.sh("a2dismod -q mpm_event >/dev/null && a2enmod -q mpm_prefork php8.2 >/dev/null "
-            "&& service apache2 restart >/dev/null", timeout=60)
+    host.sh(
+        "a2dismod -q mpm_event >/dev/null && a2enmod -q mpm_prefork php8.2 >/dev/null "
+        "&& service apache2 restart >/dev/null",
+        timeout=60,
+    )
 
 
 def xdebug_in_fpm(host: LabHost) -> None:
@@ -205,19 +226,31 @@ FPM_LOG = f"/var/log/php{PHP}-fpm.log"
 
 # What real software answered and logged for each fault (tests/unit/fixtures/captured/*.json).
 EXPECT: dict[str, Expect] = {
-    "fpm-stopped": Expect(502, r"connect\(\) to unix:\S+ failed \(2: No such file or directory\)", NGINX_LOG, "fpm-down"),
+    "fpm-stopped": Expect(
+        502, r"connect\(\) to unix:\S+ failed \(2: No such file or directory\)", NGINX_LOG, "fpm-down"
+    ),
     "fpm-killed": Expect(502, r"connect\(\) to unix:\S+ failed \(111: Connection refused\)", NGINX_LOG, "fpm-down"),
-    "old-php-socket": Expect(502, r"connect\(\) to unix:/run/php/php8\.1-fpm\.sock failed \(2: No such file",
-                             NGINX_LOG, "socket-mismatch"),
-    "tcp-port-mismatch": Expect(502, r"connect\(\) failed \(111: Connection refused\).*upstream: \"fastcgi://127\.0\.0\.\d+:9001\"",
-                                NGINX_LOG, "socket-mismatch"),
+    "old-php-socket": Expect(
+        502, r"connect\(\) to unix:/run/php/php8\.1-fpm\.sock failed \(2: No such file", NGINX_LOG, "socket-mismatch"
+    ),
+    "tcp-port-mismatch": Expect(
+        502,
+        r"connect\(\) failed \(111: Connection refused\).*upstream: \"fastcgi://127\.0\.0\.\d+:9001\"",
+        NGINX_LOG,
+        "socket-mismatch",
+    ),
     "socket-permissions": Expect(502, r"failed \(13: Permission denied\)", NGINX_LOG, "socket-permission"),
     "segfault-plugin": Expect(502, r"exited on signal 11 \(SIGSEGV\)", FPM_LOG, "worker-crash"),
     "big-headers-plugin": Expect(502, r"upstream sent too big header", NGINX_LOG, "header-too-big"),
     "request-timeout": Expect(502, r"execution timed out", FPM_LOG, "worker-timeout"),
     "pool-exhausted": Expect(502, r"failed \(11: Resource temporarily unavailable\)", NGINX_LOG, "pool-exhausted"),
-    "fpm-config-error": Expect(502, r"connect\(\) to unix:\S+ failed \(2: No such file or directory\)", NGINX_LOG,
-                               "fpm-config-error"),
-    "apache-wrong-socket": Expect(503, r"AH02454: FCGI: attempt to connect to Unix domain socket /run/php/php8\.1-fpm\.sock",
-                                  APACHE_LOG, "socket-mismatch"),
+    "fpm-config-error": Expect(
+        502, r"connect\(\) to unix:\S+ failed \(2: No such file or directory\)", NGINX_LOG, "fpm-config-error"
+    ),
+    "apache-wrong-socket": Expect(
+        503,
+        r"AH02454: FCGI: attempt to connect to Unix domain socket /run/php/php8\.1-fpm\.sock",
+        APACHE_LOG,
+        "socket-mismatch",
+    ),
 }

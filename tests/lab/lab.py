@@ -52,8 +52,14 @@ class LabError(RuntimeError):
     pass
 
 
-def sh(cmd: str | list[str], *, check: bool = True, input: str | None = None, timeout: float = 120,
-       env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def sh(
+    cmd: str | list[str],
+    *,
+    check: bool = True,
+    input: str | None = None,
+    timeout: float = 120,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
     args = cmd if isinstance(cmd, list) else ["sh", "-c", cmd]
     proc = subprocess.run(args, capture_output=True, text=True, input=input, timeout=timeout, env=env)
     if check and proc.returncode != 0:
@@ -112,8 +118,11 @@ class LabHost:
 
     def http(self, path: str = "/", timeout: float = 30) -> tuple[int, str]:
         """GET the site from the controller: (status, body)."""
-        out = sh(["curl", "-s", "-o", "-", "-w", "\n%{http_code}", "--max-time", str(timeout),
-                  f"http://{self.addr}{path}"], check=False, timeout=timeout + 5)
+        out = sh(
+            ["curl", "-s", "-o", "-", "-w", "\n%{http_code}", "--max-time", str(timeout), f"http://{self.addr}{path}"],
+            check=False,
+            timeout=timeout + 5,
+        )
         body, _, code = out.stdout.rpartition("\n")
         return int(code or 0), body
 
@@ -137,8 +146,6 @@ class LabHost:
 
     def read(self, inside: str) -> str:
         return self.path(inside).read_text()
-
-
 
 
 # --------------------------------------------------------------------------------------------
@@ -334,8 +341,16 @@ def build_root(host: LabHost) -> None:
         src = PRISTINE / rel.replace("/", "_")
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         sh(["cp", "-a", str(src), str(root / rel)])
-    for rel in ("run", "var/www", "var/backups", "var/lib/php/sessions", "var/cache/apache2", "tmp",
-                "var/log/nginx", "var/log/apache2"):
+    for rel in (
+        "run",
+        "var/www",
+        "var/backups",
+        "var/lib/php/sessions",
+        "var/cache/apache2",
+        "tmp",
+        "var/log/nginx",
+        "var/log/apache2",
+    ):
         (root / rel).mkdir(parents=True, exist_ok=True)
     os.chmod(root / "tmp", 0o1777)
     os.chmod(root / "var/lib/php/sessions", 0o1733)
@@ -359,7 +374,9 @@ def build_root(host: LabHost) -> None:
     (ap / "ports.conf").write_text(f"Listen {host.addr}:80\n")
     for p in (ap / "sites-enabled").iterdir():
         p.unlink()
-    (ap / "sites-available/wordpress.conf").write_text(APACHE_SITE.format(addr=host.addr, name=host.name, sock=FPM_SOCK))
+    (ap / "sites-available/wordpress.conf").write_text(
+        APACHE_SITE.format(addr=host.addr, name=host.name, sock=FPM_SOCK)
+    )
     (ap / "sites-enabled/wordpress.conf").symlink_to("../sites-available/wordpress.conf")
     mods = ap / "mods-enabled"
     for stem in ("php8.2", "mpm_prefork"):
@@ -377,8 +394,20 @@ def build_root(host: LabHost) -> None:
     ssh = root / "etc/ssh"
     for p in ssh.glob("ssh_host_*"):
         p.unlink()
-    sh(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"root@{host.name}", "-f",
-        str(ssh / "ssh_host_ed25519_key")])
+    sh(
+        [
+            "ssh-keygen",
+            "-q",
+            "-t",
+            "ed25519",
+            "-N",
+            "",
+            "-C",
+            f"root@{host.name}",
+            "-f",
+            str(ssh / "ssh_host_ed25519_key"),
+        ]
+    )
     (ssh / "sshd_config").write_text(SSHD_CONFIG.format(name=host.name, addr=host.addr))
     shutil.rmtree(ssh / "sshd_config.d", ignore_errors=True)
     (ssh / "authorized_keys_lab").write_text(Path(str(KEY) + ".pub").read_text())
@@ -407,19 +436,36 @@ def build_root(host: LabHost) -> None:
     (t / "index.php").write_text(THEME_INDEX)
     (wp / "wp-content/uploads").mkdir(exist_ok=True)
     sh(["chown", "-R", "www-data:www-data", str(wp / "wp-content")])
-    mysql(f"DROP DATABASE IF EXISTS `{db}`; CREATE DATABASE `{db}`; "
-          f"CREATE OR REPLACE USER '{db}'@'127.0.0.1' IDENTIFIED BY '{password}'; "
-          f"CREATE OR REPLACE USER '{db}'@'localhost' IDENTIFIED BY '{password}'; "
-          f"GRANT ALL ON `{db}`.* TO '{db}'@'127.0.0.1'; GRANT ALL ON `{db}`.* TO '{db}'@'localhost';")
+    mysql(
+        f"DROP DATABASE IF EXISTS `{db}`; CREATE DATABASE `{db}`; "
+        f"CREATE OR REPLACE USER '{db}'@'127.0.0.1' IDENTIFIED BY '{password}'; "
+        f"CREATE OR REPLACE USER '{db}'@'localhost' IDENTIFIED BY '{password}'; "
+        f"GRANT ALL ON `{db}`.* TO '{db}'@'127.0.0.1'; GRANT ALL ON `{db}`.* TO '{db}'@'localhost';"
+    )
 
 
 def start_namespace(host: LabHost) -> None:
     (host.state / "ready").unlink(missing_ok=True)
     log = open(host.state / "init.log", "w")  # noqa: SIM115 - handed to the child
     proc = subprocess.Popen(
-        ["unshare", "--mount", "--uts", "--pid", "--fork", "--mount-proc", "--propagation", "private",
-         sys.executable, str(HERE / "hostinit.py"), str(host.state), host.addr],
-        stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+        [
+            "unshare",
+            "--mount",
+            "--uts",
+            "--pid",
+            "--fork",
+            "--mount-proc",
+            "--propagation",
+            "private",
+            sys.executable,
+            str(HERE / "hostinit.py"),
+            str(host.state),
+            host.addr,
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=log,
+        start_new_session=True,
     )
     # unshare --fork: our child is unshare, its child is the namespace's PID 1.
     deadline = time.time() + 20
@@ -449,8 +495,7 @@ def start_services(host: LabHost) -> None:
 
 def install_wordpress(host: LabHost) -> None:
     host.write("/tmp/lab-install.php", INSTALL_PHP)
-    env = (f"LAB_ADDR={host.addr} LAB_NAME={host.name} LAB_THEME={THEME} "
-           f"LAB_PLUGINS={','.join(PLUGINS)}")
+    env = f"LAB_ADDR={host.addr} LAB_NAME={host.name} LAB_THEME={THEME} LAB_PLUGINS={','.join(PLUGINS)}"
     out = host.sh(f"env {env} php -d display_errors=stderr /tmp/lab-install.php", timeout=120)
     host.path("/tmp/lab-install.php").unlink()
     data = json.loads(out.stdout.strip().splitlines()[-1])
@@ -516,8 +561,13 @@ def inventory_path() -> Path:
 def write_inventory(hosts: Iterable[LabHost], path: Path | None = None) -> Path:
     """An Ansible-format inventory with connection facts and site_url only: fix502 discovers the rest."""
     path = path or inventory_path()
-    lines = ["# written by `invoke lab.up`; Ansible inventory format", "all:", "  children:", "    lab:",
-             "      hosts:"]
+    lines = [
+        "# written by `invoke lab.up`; Ansible inventory format",
+        "all:",
+        "  children:",
+        "    lab:",
+        "      hosts:",
+    ]
     for h in sorted(hosts, key=lambda h: h.index):
         lines += [
             f"        {h.name}:",
@@ -582,8 +632,16 @@ def status() -> list[dict[str, object]]:
     for host in sorted(load_hosts().values(), key=lambda h: h.index):
         pid = host.init_pid
         code = host.http("/", timeout=5)[0] if pid else None
-        rows.append({"name": host.name, "addr": host.addr, "web": host.web, "running": pid is not None,
-                     "init_pid": pid, "http": code})
+        rows.append(
+            {
+                "name": host.name,
+                "addr": host.addr,
+                "web": host.web,
+                "running": pid is not None,
+                "init_pid": pid,
+                "http": code,
+            }
+        )
     return rows
 
 

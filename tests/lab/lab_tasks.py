@@ -5,7 +5,10 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from invoke import Collection, Context, Exit, task
+from invoke.collection import Collection
+from invoke.context import Context
+from invoke.exceptions import Exit
+from invoke.tasks import task
 
 from tests.lab import faults, lab
 
@@ -17,8 +20,13 @@ def _inventory_copy() -> None:
     shutil.copyfile(lab.inventory_path(), REPO_INVENTORY)
 
 
-@task(help={"count": "number of hosts (web1..webN)", "apache": "comma-separated host numbers served by Apache",
-            "fault": "comma-separated faults to inject on every new host (see lab.faults)"})
+@task(
+    help={
+        "count": "number of hosts (web1..webN)",
+        "apache": "comma-separated host numbers served by Apache",
+        "fault": "comma-separated faults to inject on every new host (see lab.faults)",
+    }
+)
 def up(c: Context, count: int = 1, apache: str = "", fault: str = "") -> None:
     """Bring up lab hosts (real sshd, nginx/Apache, PHP-FPM 8.2, WordPress) and write the inventory."""
     try:
@@ -73,7 +81,9 @@ def status(c: Context) -> None:
     if not rows:
         print("no lab hosts")
     for r in rows:
-        print(f"{r['name']:8} {r['web']:7} {r['addr']:12} running={r['running']} init_pid={r['init_pid']} http={r['http']}")
+        print(
+            f"{r['name']:8} {r['web']:7} {r['addr']:12} running={r['running']} init_pid={r['init_pid']} http={r['http']}"
+        )
 
 
 @task(name="faults")

@@ -23,8 +23,14 @@ def inventory(body: str, name: str = "web61") -> str:
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "invoke", *args], cwd=REPO, capture_output=True, text=True,
-                          timeout=60, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, "-m", "invoke", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def assert_one_line(proc: subprocess.CompletedProcess[str], *must_contain: str) -> str:
@@ -45,16 +51,28 @@ INVENTORIES = {
     "port-list": (inventory("      ansible_host: 127.0.0.1\n      ansible_port: [22]\n"), "ansible_port"),
     "host-semicolon": (inventory('      ansible_host: "127.0.0.1; touch /tmp/pwned"\n'), "ansible_host"),
     "host-subshell": (inventory('      ansible_host: "$(touch /tmp/pwned)"\n'), "ansible_host"),
-    "user-backtick": (inventory("      ansible_host: 127.0.0.1\n      ansible_user: 'ro`id`ot'\n"), "ansible_user"),
-    "user-newline": (inventory('      ansible_host: 127.0.0.1\n      ansible_user: "ro\\not"\n'), "ansible_user"),
-    "user-dash": (inventory('      ansible_host: 127.0.0.1\n      ansible_user: "-oProxyCommand=id"\n'),
-                  "ansible_user"),
+    "user-backtick": (
+        inventory("      ansible_host: 127.0.0.1\n      ansible_user: 'ro`id`ot'\n"),
+        "ansible_user",
+    ),
+    "user-newline": (
+        inventory('      ansible_host: 127.0.0.1\n      ansible_user: "ro\\not"\n'),
+        "ansible_user",
+    ),
+    "user-dash": (
+        inventory('      ansible_host: 127.0.0.1\n      ansible_user: "-oProxyCommand=id"\n'),
+        "ansible_user",
+    ),
     "host-dash": (inventory('      ansible_host: "-oProxyCommand=touch /tmp/pwned"\n'), "ansible_host"),
     "name-dash": (inventory(GOOD_HOST, name='"-oProxyCommand=x"'), "-oProxyCommand=x"),
-    "key-newline": (inventory(GOOD_HOST + '      ansible_ssh_private_key_file: "/tmp/k\\nid"\n'),
-                    "ansible_ssh_private_key_file"),
-    "key-dash": (inventory(GOOD_HOST + '      ansible_ssh_private_key_file: "-i/tmp/k"\n'),
-                 "ansible_ssh_private_key_file"),
+    "key-newline": (
+        inventory(GOOD_HOST + '      ansible_ssh_private_key_file: "/tmp/k\\nid"\n'),
+        "ansible_ssh_private_key_file",
+    ),
+    "key-dash": (
+        inventory(GOOD_HOST + '      ansible_ssh_private_key_file: "-i/tmp/k"\n'),
+        "ansible_ssh_private_key_file",
+    ),
 }
 
 
@@ -99,9 +117,14 @@ PLAYBOOKS = {
     "wrong-type-window": ("name: t\nsteps:\n  - diagnose: {window: abc}\n", "window"),
     "wrong-type-with": (DIAG + "  - fix: size-max-children\n    with: {ram_share: lots}\n", "ram_share"),
     "unknown-fix": (DIAG + "  - fix: no-such-fix\n", "no-such-fix"),
-    "unsafe-when-mro": (DIAG + "  - fix: restart-fpm\n    when: \"''.__class__.__mro__[1].__subclasses__()\"\n",
-                        "unsafe"),
-    "unsafe-when-import": (DIAG + "  - fix: restart-fpm\n    when: '__import__(\"os\").system(\"id\")'\n", "unsafe"),
+    "unsafe-when-mro": (
+        DIAG + "  - fix: restart-fpm\n    when: \"''.__class__.__mro__[1].__subclasses__()\"\n",
+        "unsafe",
+    ),
+    "unsafe-when-import": (
+        DIAG + '  - fix: restart-fpm\n    when: \'__import__("os").system("id")\'\n',
+        "unsafe",
+    ),
     "unsafe-when-lambda": (DIAG + "  - fix: restart-fpm\n    when: '(lambda: 1)()'\n", "when"),
     "when-not-expression": (DIAG + "  - fix: restart-fpm\n    when: 'causes ==='\n", "when"),
 }
@@ -116,14 +139,15 @@ def test_bad_playbook_is_one_line_exit_2(tmp_path: Path, case: str) -> None:
     assert line.startswith(f"{pb}:") and line.split(":")[1].isdigit(), line
     inv = tmp_path / "hosts.yml"
     inv.write_text(inventory(GOOD_HOST))
-    assert_one_line(cli("fix-502", "--host", "web61", "--inventory", str(inv), "--playbook", str(pb), "--yes"),
-                    str(pb))
+    assert_one_line(
+        cli("fix-502", "--host", "web61", "--inventory", str(inv), "--playbook", str(pb), "--yes"), str(pb)
+    )
 
 
 def test_unsafe_when_never_runs(tmp_path: Path) -> None:
     marker = tmp_path / "pwned"
     pb = tmp_path / "pb.yml"
-    pb.write_text(DIAG + f"  - fix: restart-fpm\n    when: '__import__(\"os\").system(\"touch {marker}\")'\n")
+    pb.write_text(DIAG + f'  - fix: restart-fpm\n    when: \'__import__("os").system("touch {marker}")\'\n')
     assert_one_line(cli("playbook.check", str(pb)))
     assert not marker.exists()
 

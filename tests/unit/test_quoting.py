@@ -44,8 +44,11 @@ PAYLOADS = [
 # Anything a file name may hold: no '/', no NUL.
 name_text = st.one_of(
     st.sampled_from(PAYLOADS),
-    st.text(alphabet=st.characters(blacklist_characters="/\x00", blacklist_categories=("Cs",)),
-             min_size=1, max_size=30).filter(lambda s: s not in (".", "..")),
+    st.text(
+        alphabet=st.characters(blacklist_characters="/\x00", blacklist_categories=["Cs"]),
+        min_size=1,
+        max_size=30,
+    ).filter(lambda s: s not in (".", "..")),
 )
 
 
@@ -63,8 +66,9 @@ def local(tmp: Path, monkeypatch: pytest.MonkeyPatch) -> LocalTransport:
 
 @given(name=name_text)
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-def test_write_and_undo_with_hostile_file_names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                name: str) -> None:
+def test_write_and_undo_with_hostile_file_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
     root = Path(tempfile.mkdtemp(dir=tmp_path))
     (root / "site").mkdir()
     target = root / "site" / name
@@ -93,8 +97,9 @@ def test_write_and_undo_with_hostile_file_names(tmp_path: Path, monkeypatch: pyt
 
 @given(src=name_text, dst=name_text)
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-def test_rename_and_undo_with_hostile_names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                            src: str, dst: str) -> None:
+def test_rename_and_undo_with_hostile_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, src: str, dst: str
+) -> None:
     if src == dst:
         return
     root = Path(tempfile.mkdtemp(dir=tmp_path))
@@ -111,16 +116,19 @@ def test_rename_and_undo_with_hostile_names(tmp_path: Path, monkeypatch: pytest.
 
 @given(arg=name_text)
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-def test_command_argv_and_undo_stay_single_arguments(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                     arg: str) -> None:
+def test_command_argv_and_undo_stay_single_arguments(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, arg: str
+) -> None:
     root = Path(tempfile.mkdtemp(dir=tmp_path))
     out = root / "argv.json"
     py = "import json,sys; open(sys.argv[1],'a').write(json.dumps(sys.argv[2:])+'\\n')"
     t = local(root, monkeypatch)
     j = Journal(t, "run-3")
     j.begin("pb", "c")
-    j.apply(Command(("python3", "-c", py, str(out), arg), ("python3", "-c", py, str(out), "undo", arg), "test"),
-            "fix")
+    j.apply(
+        Command(("python3", "-c", py, str(out), arg), ("python3", "-c", py, str(out), "undo", arg), "test"),
+        "fix",
+    )
     undo_run(t, "run-3")
     assert [json.loads(line) for line in out.read_text().splitlines()] == [[arg], ["undo", arg]]
 

@@ -1,0 +1,170 @@
+"""`invoke fix-502` on real lab faults (issues 3 and 5): the site answers 200 with real WordPress
+content, the report names the cause and the fix (changed, verified), a second run changes nothing,
+a dry run changes nothing, and a forced verification failure rolls the host back byte for byte."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.integration.conftest import REPO, fix502, host, inventory, snapshot
+from tests.lab import faults, lab
+
+# fault -> (web server, cause the report must name, fix that must be changed and verified)
+CASES = {
+    "fpm-stopped": ("nginx", "fpm-down", "restart-fpm"),
+    "fpm-killed": ("nginx", "fpm-down", "restart-fpm"),
+    "old-php-socket": ("nginx", "socket-mismatch", "realign-fastcgi-pass"),
+    "tcp-port-mismatch": ("nginx", "socket-mismatch", "realign-fastcgi-pass"),
+    "socket-permissions": ("nginx", "socket-permission", "fix-socket-permissions"),
+    "big-headers-plugin": ("nginx", "header-too-big", "raise-fastcgi-buffers"),
+    "segfault-plugin": ("nginx", "worker-crash", "bisect-plugins"),
+    "request-timeout": ("nginx", "worker-timeout", "bisect-plugins"),
+    "pool-exhausted": ("nginx", "pool-exhausted", "size-max-children"),
+    "apache-wrong-socket": ("apache", "socket-mismatch", "realign-apache-handler"),
+    "apache-mod-php": ("apache", "apache-handler-conflict", "resolve-apache-handler-conflict"),
+}
+
+
+def lab_host(fault: str) -> lab.LabHost:
+    web = CASES[fault][0]
+    return host("web6" if web == "apache" else "web5", web)
+
+
+def run_fix(name: str, out: Path, *extra: str) -> tuple[subprocess.CompletedProcess[str], dict]:
+    res = fix502("fix-502", "--host", name, "--inventory", inventory(), "--report-json", str(out), *extra)
+    assert "Traceback" not in res.stdout + res.stderr, res.stdout + res.stderr
+    return res, json.loads(out.read_text())["hosts"][name]
+
+
+@pytest.mark.parametrize("fault", sorted(CASES))
+def test_fix_502_fixes_the_fault_and_a_second_run_changes_nothing(fault: str, tmp_path: Path) -> None:
+    _web, cause, fix_id = CASES[fault]
+    h = lab_host(fault)
+    faults.apply(h, fault)
+    res, r = run_fix(h.name, tmp_path / "1.json", "--yes")
+    assert res.returncode == 0, res.stdout[-3000:]
+    assert r["status"] == "fixed"
+    status, body = h.http("/")
+    assert status == 200 and '<meta name="generator" content="WordPress' in body
+    first = json.loads((tmp_path / "1.json").read_text())
+    assert first["hosts"][h.name]["actions"], "no action recorded"
+    acted = {a["id"]: a for a in r["actions"]}
+    assert fix_id in acted and acted[fix_id]["changed"] and acted[fix_id]["verified"], r["actions"]
+    # the cause was named before the fix: the console shows the first diagnosis
+    assert f"diagnosis: {cause}" in res.stdout or cause in res.stdout
+    before = snapshot(h)
+    res2, r2 = run_fix(h.name, tmp_path / "2.json", "--yes")
+    assert res2.returncode == 0
+    assert r2["status"] == "healthy" and r2["actions"] == []
+    assert snapshot(h) == before
+
+
+def test_bisection_finds_the_culprit_in_log2_probes_and_restores_the_others(tmp_path: Path) -> None:
+    h = host("web5")
+    faults.apply(h, "segfault-plugin")
+    assert lab.PLUGINS.index(faults.CULPRIT) not in (0, len(lab.PLUGINS) - 1)
+    res, r = run_fix(h.name, tmp_path / "r.json", "--yes")
+    assert res.returncode == 0, res.stdout[-3000:]
+    bisect = next(a for a in r["actions"] if a["id"] == "bisect-plugins")
+    assert f"culprit plugin {faults.CULPRIT}" in bisect["note"]
+    # 9 active plugins: 1 probe with all off + ceil(log2 9) = 4 bisection steps at most + 1 final,
+    # each allowed one retry when it fails — always fewer than one probe per plugin and retry.
+    assert bisect["probes"] <= 1 + 4 * 2 + 1 < 2 * len(lab.PLUGINS)
+    _, body = h.http("/")
+    for slug in lab.PLUGINS:
+        assert (f"<!-- {slug} active -->" in body) == (slug != faults.CULPRIT)
+    plugins = h.path("/var/www/wordpress/wp-content/plugins")
+    assert sorted(p.name for p in plugins.iterdir() if p.is_dir()) == sorted(set(lab.PLUGINS) - {faults.CULPRIT})
+
+
+@pytest.mark.parametrize("fault", ["fpm-stopped", "old-php-socket", "segfault-plugin", "apache-wrong-socket"])
+def test_dry_run_prints_the_plan_and_changes_nothing(fault: str, tmp_path: Path) -> None:
+    h = lab_host(fault)
+    faults.apply(h, fault)
+    before, pids = snapshot(h, ("/etc", "/var/www", "/run")), h.service_pids()
+    res, r = run_fix(h.name, tmp_path / "r.json", "--dry-run")
+    assert res.returncode == 0, res.stdout[-2000:]
+    assert r["status"] == "planned"
+    assert r["actions"] and all(not a["changed"] for a in r["actions"])
+    assert "=== plan for" in res.stdout
+    if fault == "old-php-socket":
+        assert "-\t\tfastcgi_pass unix:/run/php/php8.1-fpm.sock;" in res.stdout
+        assert "+\t\tfastcgi_pass unix:/run/php/php8.2-fpm.sock;" in res.stdout
+    assert snapshot(h, ("/etc", "/var/www", "/run")) == before
+    assert h.service_pids() == pids
+    assert not h.path("/var/backups/fix502").exists()
+    assert not h.path("/run/fix502.lock").exists()
+
+
+FORCED_FAIL = """name: forced-verification-failure
+steps:
+  - diagnose: {}
+  - fix: FIX
+    verify: {retries: 1, delay: 0.2, path: /fix502-this-page-does-not-exist}
+"""
+
+
+@pytest.mark.parametrize("fault", ["old-php-socket", "socket-permissions", "big-headers-plugin",
+                                   "segfault-plugin", "apache-wrong-socket", "pool-exhausted"])
+def test_failed_verification_rolls_back_to_byte_identical_files(fault: str, tmp_path: Path) -> None:
+    _web, _cause, fix_id = CASES[fault]
+    h = lab_host(fault)
+    faults.apply(h, fault)
+    before = snapshot(h)
+    book = tmp_path / "forced.yml"
+    book.write_text(FORCED_FAIL.replace("FIX", fix_id))
+    res, r = run_fix(h.name, tmp_path / "r.json", "--yes", "--playbook", str(book))
+    assert res.returncode == 1
+    acted = {a["id"]: a for a in r["actions"]}
+    assert acted[fix_id]["changed"] and acted[fix_id]["rolled_back"] and not acted[fix_id]["verified"]
+    assert r["status"] == "escalated" and r["bundle"]
+    assert snapshot(h) == before
+
+
+def test_escalation_on_fpm_config_error_names_file_and_line(tmp_path: Path) -> None:
+    h = host("web5")
+    faults.apply(h, "fpm-config-error")
+    before = snapshot(h)
+    res, r = run_fix(h.name, tmp_path / "r.json", "--yes")
+    assert res.returncode == 1
+    assert r["status"] == "escalated"
+    assert "fpm-config-error" in r["causes"]
+    note = next(a for a in r["actions"] if a["id"] == "restart-fpm")["note"]
+    assert "/etc/php/8.2/fpm/pool.d/www.conf:" in note and "invalid process manager" in note
+    md = Path(r["bundle"]).read_text()
+    json_bundle = json.loads(Path(r["bundle"]).with_suffix(".json").read_text())
+    assert "127.0.0." in json_bundle["url"] and json_bundle["timezone"]
+    assert "lab-seo/lab-seo.php" in md  # active plugins listed
+    wp_config = h.read("/var/www/wordpress/wp-config.php")
+    secret = wp_config.split("'DB_PASSWORD', '")[1].split("'")[0]
+    assert secret not in md and secret not in res.stdout and secret not in json.dumps(json_bundle)
+    assert snapshot(h) == before
+
+
+def test_rollback_after_the_controller_was_killed(tmp_path: Path) -> None:
+    h = host("web5")
+    faults.apply(h, "segfault-plugin")
+    before = snapshot(h)
+    proc = subprocess.Popen([sys.executable, "-m", "invoke", "fix-502", "--host", h.name, "--inventory", inventory(),
+                             "--yes"], cwd=REPO, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    # Wait until the bisection has renamed the plugins directory, then kill the controller outright.
+    deadline = time.time() + 120
+    while time.time() < deadline and not h.path("/var/www/wordpress/wp-content/plugins.fix502-off").exists():
+        time.sleep(0.1)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert h.path("/var/www/wordpress/wp-content/plugins.fix502-off").exists()
+    res = fix502("rollback", "--host", h.name, "--inventory", inventory())
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "rolled back run" in res.stdout
+    assert snapshot(h) == before
+    assert h.http("/")[0] == 502  # the fault is back, exactly as it was: nothing half-done remains
