@@ -172,7 +172,8 @@ class SSHTransport:
                 f"cannot connect to {self.host.address}:{self.host.port}: {_errors(exc)}", where=self.host.name
             ) from None
         except (OSError, paramiko.SSHException, EOFError) as exc:
-            raise Unreachable(f"ssh to {self.host.address}:{self.host.port} failed: {exc}", where=self.host.name) from None
+            raise Unreachable(f"ssh to {self.host.address}:{self.host.port} failed: {exc}",
+                              where=self.host.name) from None
         self.connections_opened += 1
 
     def run(self, command: str, *, stdin: str | None = None, timeout: float | None = None) -> CmdResult:
@@ -180,7 +181,8 @@ class SSHTransport:
         with self._lock:
             self.open()
             if self.host.become and self.host.user != "root":
-                command = "sudo -S -p '' sh -c " + q(command) if self.host.become_password else "sudo -n sh -c " + q(command)
+                sudo = "sudo -S -p '' sh -c " if self.host.become_password else "sudo -n sh -c "
+                command = sudo + q(command)
                 if self.host.become_password:
                     stdin = self.host.become_password + "\n" + (stdin or "")
             self.round_trips += 1

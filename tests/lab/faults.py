@@ -65,6 +65,9 @@ def poison_plugin(host: LabHost, slug: str, code: str) -> None:
         return text + f"\nif ( ! is_admin() && ! defined( 'WP_CLI' ) && PHP_SAPI !== 'cli' ) {{\n{code}\n}}\n"
 
     edit(host, plugin_file(slug), add)
+    # opcache revalidates timestamps every 2 s (Debian default): let the update become visible,
+    # as it would on a real site a moment after a plugin update.
+    time.sleep(2.2)
 
 
 # --- the faults ------------------------------------------------------------------------------
