@@ -406,7 +406,10 @@ class HostRun:
                     break
                 probe = fix.verify(ctx)
             action.diff = "".join(diffs)
-            verified = result.ok or self._cause_gone(fix)
+            # Still a 5xx: the site may fail for another cause; the fix stands if its own causes
+            # are gone.  Any other failed probe (wrong page, no WordPress content) is a failure.
+            failing_5xx = result.status is not None and result.status >= 500
+            verified = result.ok or (failing_5xx and self._cause_gone(fix))
             if verified:
                 # Evidence from before this point (including failures our own probes provoked
                 # while searching) is history now, not a reason for the next fix.

@@ -25,7 +25,7 @@ def test_diagnose_names_the_cause_with_evidence(fault: str, tmp_path: Path) -> N
     h = host(name, "apache" if apache else "nginx")
     faults.apply(h, fault)
     before = snapshot(h)
-    pids = h.service_pids()
+    pids = {k: min(v) for k, v in h.service_pids().items() if k in ("nginx", "apache2", "php-fpm8.2")}
     out = tmp_path / "r.json"
     res = fix502("diagnose", "--host", name, "--inventory", inventory(), "--report-json", str(out))
     assert "Traceback" not in res.stdout + res.stderr
@@ -40,9 +40,8 @@ def test_diagnose_names_the_cause_with_evidence(fault: str, tmp_path: Path) -> N
     assert r["round_trips"] <= 2
     assert r["actions"] == []
     assert snapshot(h) == before
-    assert {k: v for k, v in h.service_pids().items() if k in ("nginx", "apache2", "php-fpm8.2")} == {
-        k: v for k, v in pids.items() if k in ("nginx", "apache2", "php-fpm8.2")
-    }
+    # masters unchanged (a probe may crash and replace a worker: that is the fault, not us)
+    assert {k: min(v) for k, v in h.service_pids().items() if k in ("nginx", "apache2", "php-fpm8.2")} == pids
 
 
 def test_diagnose_quotes_the_real_nginx_line_for_a_missing_socket(tmp_path: Path) -> None:

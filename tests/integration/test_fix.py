@@ -33,6 +33,11 @@ CASES = {
 }
 
 
+def masters(h: lab.LabHost) -> dict[str, int]:
+    """Master process of each service (workers may legitimately be replaced: a probe can crash one)."""
+    return {k: min(v) for k, v in h.service_pids().items() if k in ("nginx", "apache2", "php-fpm8.2")}
+
+
 def lab_host(fault: str) -> lab.LabHost:
     web = CASES[fault][0]
     return host("web6" if web == "apache" else "web5", web)
@@ -81,15 +86,16 @@ def test_bisection_finds_the_culprit_in_log2_probes_and_restores_the_others(tmp_
     _, body = h.http("/")
     for slug in lab.PLUGINS:
         assert (f"<!-- {slug} active -->" in body) == (slug != faults.CULPRIT)
-    plugins = h.path("/var/www/wordpress/wp-content/plugins")
-    assert sorted(p.name for p in plugins.iterdir() if p.is_dir()) == sorted(set(lab.PLUGINS) - {faults.CULPRIT})
+    plugins = {p.name for p in h.path("/var/www/wordpress/wp-content/plugins").iterdir()}
+    assert faults.CULPRIT not in plugins
+    assert set(lab.PLUGINS) - {faults.CULPRIT} <= plugins
 
 
 @pytest.mark.parametrize("fault", ["fpm-stopped", "old-php-socket", "segfault-plugin", "apache-wrong-socket"])
 def test_dry_run_prints_the_plan_and_changes_nothing(fault: str, tmp_path: Path) -> None:
     h = lab_host(fault)
     faults.apply(h, fault)
-    before, pids = snapshot(h, ("/etc", "/var/www", "/run")), h.service_pids()
+    before, pids = snapshot(h), masters(h)
     res, r = run_fix(h.name, tmp_path / "r.json", "--dry-run")
     assert res.returncode == 0, res.stdout[-2000:]
     assert r["status"] == "planned"
@@ -98,8 +104,8 @@ def test_dry_run_prints_the_plan_and_changes_nothing(fault: str, tmp_path: Path)
     if fault == "old-php-socket":
         assert "-\t\tfastcgi_pass unix:/run/php/php8.1-fpm.sock;" in res.stdout
         assert "+\t\tfastcgi_pass unix:/run/php/php8.2-fpm.sock;" in res.stdout
-    assert snapshot(h, ("/etc", "/var/www", "/run")) == before
-    assert h.service_pids() == pids
+    assert snapshot(h) == before
+    assert masters(h) == pids
     assert not h.path("/var/backups/fix502").exists()
     assert not h.path("/run/fix502.lock").exists()
 
@@ -112,8 +118,17 @@ steps:
 """
 
 
-@pytest.mark.parametrize("fault", ["old-php-socket", "socket-permissions", "big-headers-plugin",
-                                   "segfault-plugin", "apache-wrong-socket", "pool-exhausted"])
+@pytest.mark.parametrize(
+    "fault",
+    [
+        "old-php-socket",
+        "socket-permissions",
+        "big-headers-plugin",
+        "segfault-plugin",
+        "apache-wrong-socket",
+        "pool-exhausted",
+    ],
+)
 def test_failed_verification_rolls_back_to_byte_identical_files(fault: str, tmp_path: Path) -> None:
     _web, _cause, fix_id = CASES[fault]
     h = lab_host(fault)
@@ -153,9 +168,14 @@ def test_rollback_after_the_controller_was_killed(tmp_path: Path) -> None:
     h = host("web5")
     faults.apply(h, "segfault-plugin")
     before = snapshot(h)
-    proc = subprocess.Popen([sys.executable, "-m", "invoke", "fix-502", "--host", h.name, "--inventory", inventory(),
-                             "--yes"], cwd=REPO, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "invoke", "fix-502", "--host", h.name, "--inventory", inventory(), "--yes"],
+        cwd=REPO,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     # Wait until the bisection has renamed the plugins directory, then kill the controller outright.
     deadline = time.time() + 120
     while time.time() < deadline and not h.path("/var/www/wordpress/wp-content/plugins.fix502-off").exists():

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,15 @@ from tests.lab import faults, lab
 pytestmark = pytest.mark.integration
 
 SITE = faults.NGINX_SITE  # /etc/nginx/sites-available/wordpress
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _remove_our_bundles() -> Iterator[None]:
+    """Escalations land in the checkout's reports/escalations: keep only other modules' there."""
+    yield
+    for p in (REPO / "reports/escalations").glob("*-web[67][0-9].*"):
+        if p.stem.rsplit("-", 1)[-1] in {f"web{i}" for i in range(61, 71)}:
+            p.unlink()
 
 
 # --- helpers ----------------------------------------------------------------------------------------
@@ -394,24 +404,23 @@ def test_secrets_stay_out_of_reports_bundles_console_and_backups_are_private(tmp
     secrets = wp_secrets(h)
     private_key = lab.KEY.read_text().strip().splitlines()[1]
     faults.apply(h, "fpm-config-error")
-    # Secrets in the evidence: visitors (or a bot) sent them in URLs, and nginx logs the request line
-    # of every 502 — the very lines fix502 quotes as evidence.
-    for s in secrets:
-        h.http(f"/wp-login.php?log=admin&pwd={s}")
-        h.http(f"/?password={s}")
+    # Secrets in the evidence: the site URL fix502 probes carries a login (as monitoring URLs do), so
+    # every request line nginx logs for a 502 — the very lines quoted as evidence — holds secrets.
+    inv = tmp_path / "hosts.yml"
+    lab.write_inventory([h], inv)
+    url = f"{h.url}wp-login.php?log=admin&pwd={secrets[0]}&password={secrets[1]}"
+    inv.write_text(inv.read_text().replace(f'site_url: "{h.url}"', f'site_url: "{url}"'))
+    assert secrets[0] in inv.read_text()
     report = tmp_path / "r.json"
-    res = fix502(
-        "fix-502", "--host", "web70", "--inventory", inventory(), "--yes", "--report-json", str(report)
-    )
+    res = fix502("fix-502", "--host", "web70", "--inventory", str(inv), "--yes", "--report-json", str(report))
     bundle = json.loads(report.read_text())["hosts"]["web70"].get("bundle")
     assert "[redacted]" in report.read_text(), "no secret reached the evidence: the test proves nothing"
     texts = {"console": res.stdout + res.stderr, "report": report.read_text()}
+    assert bundle, "the run did not escalate: no bundle to check"
     if bundle:
         for p in Path(REPO, bundle).parent.glob(Path(bundle).name.split(".")[0] + "*"):
             texts[str(p)] = p.read_text()
-    diag = fix502(
-        "diagnose", "--host", "web70", "--inventory", inventory(), "--report-json", str(tmp_path / "d.json")
-    )
+    diag = fix502("diagnose", "--host", "web70", "--inventory", str(inv), "--report-json", str(tmp_path / "d.json"))
     texts["diagnose"] = diag.stdout + diag.stderr + (tmp_path / "d.json").read_text()
     for where, text in texts.items():
         for s in secrets:

@@ -139,9 +139,7 @@ def test_bad_playbook_is_one_line_exit_2(tmp_path: Path, case: str) -> None:
     assert line.startswith(f"{pb}:") and line.split(":")[1].isdigit(), line
     inv = tmp_path / "hosts.yml"
     inv.write_text(inventory(GOOD_HOST))
-    assert_one_line(
-        cli("fix-502", "--host", "web61", "--inventory", str(inv), "--playbook", str(pb), "--yes"), str(pb)
-    )
+    assert_one_line(cli("fix-502", "--host", "web61", "--inventory", str(inv), "--playbook", str(pb), "--yes"), str(pb))
 
 
 def test_unsafe_when_never_runs(tmp_path: Path) -> None:

@@ -66,9 +66,7 @@ def local(tmp: Path, monkeypatch: pytest.MonkeyPatch) -> LocalTransport:
 
 @given(name=name_text)
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-def test_write_and_undo_with_hostile_file_names(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
-) -> None:
+def test_write_and_undo_with_hostile_file_names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str) -> None:
     root = Path(tempfile.mkdtemp(dir=tmp_path))
     (root / "site").mkdir()
     target = root / "site" / name
@@ -116,9 +114,7 @@ def test_rename_and_undo_with_hostile_names(
 
 @given(arg=name_text)
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-def test_command_argv_and_undo_stay_single_arguments(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, arg: str
-) -> None:
+def test_command_argv_and_undo_stay_single_arguments(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, arg: str) -> None:
     root = Path(tempfile.mkdtemp(dir=tmp_path))
     out = root / "argv.json"
     py = "import json,sys; open(sys.argv[1],'a').write(json.dumps(sys.argv[2:])+'\\n')"

@@ -39,9 +39,7 @@ def config() -> tuple[str, list[str]]:
     if not SAMPLE.exists():
         pytest.skip("needs Debian's wordpress package for a real wp-config-sample.php")
     text = wp_config("wp_web61", "Pw-9f3kQz_7LxA2vR")
-    values = [
-        m.group(2) for m in re.finditer(r"define\(\s*'(\w+)',\s*'([^']*)'\s*\)", text) if m.group(1) in NAMES
-    ]
+    values = [m.group(2) for m in re.finditer(r"define\(\s*'(\w+)',\s*'([^']*)'\s*\)", text) if m.group(1) in NAMES]
     assert len(values) == len(NAMES)
     return text, values
 
