@@ -232,7 +232,7 @@ def take_lock(t: Transport, run_id: str, *, break_lock: bool, stale_after: int =
         elif line.startswith("age="):
             age = int(line[4:] or 0)
     who = f"run {holder.get('run_id', '?')} from {holder.get('controller', '?')} pid {holder.get('pid', '?')}"
-    stale = " (stale: older than %ds — pass --break-lock to take it)" % stale_after if age > stale_after else ""
+    stale = f" (stale: older than {stale_after}s — pass --break-lock to take it)" if age > stale_after else ""
     raise LockHeld(
         f"host is locked by {who}, {age}s ago{stale}; pass --break-lock if that run is dead", where=t.host.name
     )

@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -125,6 +126,6 @@ def test_stopping_a_host_leaves_no_process_behind() -> None:
     assert len(pids) >= 6  # init, sshd, nginx master+workers, FPM master+workers
     lab.stop_host(h)
     time.sleep(0.5)
-    alive = [p for p in pids if os.path.exists(f"/proc/{p}") and open(f"/proc/{p}/stat").read().split()[2] != "Z"]
+    alive = [p for p in pids if os.path.exists(f"/proc/{p}") and Path(f"/proc/{p}/stat").read_text().split()[2] != "Z"]
     assert alive == []
     assert h.init_pid is None

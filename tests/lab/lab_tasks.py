@@ -82,7 +82,8 @@ def status(c: Context) -> None:
         print("no lab hosts")
     for r in rows:
         print(
-            f"{r['name']:8} {r['web']:7} {r['addr']:12} running={r['running']} init_pid={r['init_pid']} http={r['http']}"
+            f"{r['name']:8} {r['web']:7} {r['addr']:12} running={r['running']} "
+            f"init_pid={r['init_pid']} http={r['http']}"
         )
 
 
