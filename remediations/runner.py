@@ -299,8 +299,11 @@ class HostRun:
         facts, diag = collect(self.t, self.host, since=self.since, window=window or self.opt.window)
         r = self.result
         r.facts, r.diagnosis = facts, diag
-        r.causes = diag.ids
-        r.evidence = [{"cause": c.id, "source": e.source, "line": e.line} for c in diag.causes for e in c.evidence]
+        # The report keeps what was found (first diagnosis) plus anything new later, not just the
+        # final "healthy": a fixed host's report must say what was wrong and prove it.
+        fresh = [c for c in diag.causes if c.id not in r.causes and not (r.causes and c.id == "healthy")]
+        r.causes = r.causes + [c.id for c in fresh]
+        r.evidence += [{"cause": c.id, "source": e.source, "line": e.line} for c in fresh for e in c.evidence]
         r.checks, r.memory = list(diag.checks), dict(diag.memory)
         self.say("diagnosis: " + ", ".join(diag.ids))
         return facts, diag

@@ -74,6 +74,11 @@ class SizeMaxChildren(Fix):
                 spare = p.pool.directives.get("pm.max_spare_servers")
                 if spare and spare.args and spare.args[0].isdigit() and int(spare.args[0]) > new:
                     after = set_value(after, p.pool.name, "pm.max_spare_servers", str(new))
+            backlog = p.pool.directives.get("listen.backlog")
+            if backlog and backlog.args and backlog.args[0].isdigit() and int(backlog.args[0]) < new:
+                # A backlog smaller than the pool turns every burst into connect() EAGAIN → 502.
+                after = set_value(after, p.pool.name, "listen.backlog", "511")
+                notes.append(f"listen.backlog {backlog.args[0]} → 511 (FPM's default): smaller than the pool")
         except EditError as exc:
             return Plan(self.id, f"cannot edit {p.pool.file}", escalate=str(exc))
         return Plan(
