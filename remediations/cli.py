@@ -25,7 +25,7 @@ from remediations.errors import Fix502Error, InputError, OptionError
 from remediations.fixes import REGISTRY
 from remediations.inventory import Host, load_inventory
 from remediations.plan import Plan
-from remediations.playbook import Playbook, load_playbook
+from remediations.playbook import DiagnoseStep, Playbook, load_playbook
 from remediations.report import Console, report_dict, write_json
 from remediations.runner import RunOptions, new_run_id
 
@@ -146,13 +146,8 @@ def run_playbook(
     console = Console()
     try:
         pb = _playbook(playbook)
-        if diagnose_only:
-            pb = Playbook(
-                name="diagnose",
-                path=pb.path,
-                steps=[s for s in pb.steps if type(s).__name__ == "DiagnoseStep"][:1],
-                vars=pb.vars,
-            )
+        if diagnose_only:  # evidence only, whatever the default playbook chains after it
+            pb = Playbook(name="diagnose", path=pb.path, steps=[DiagnoseStep(window=None, where="diagnose")])
         hosts = _hosts(inventory, host, group, limit)
         sizes = batches(len(hosts), serial)
         # invoke hands options whose default is None over as strings: coerce them here, once.

@@ -32,7 +32,7 @@ from remediations.fixes import REGISTRY
 from remediations.fixes.base import Fix, FixContext, Probe, ProbeResult
 from remediations.inventory import Host
 from remediations.journal import Journal
-from remediations.plan import ConfigTest, Plan, WriteFile
+from remediations.plan import ConfigTest, Plan
 from remediations.playbook import DiagnoseStep, FixStep, Playbook
 from remediations.transport import Runner as Transport
 from remediations.transport import connect, join, q
@@ -454,7 +454,6 @@ class HostRun:
 
     def _apply_plan(self, plan: Plan, fix_id: str) -> None:
         assert self.journal is not None and self.t is not None
-        applied_writes: list[WriteFile] = []
         for op in plan.ops:
             if isinstance(op, ConfigTest):
                 result = self.t.run(join(*op.argv) + " 2>&1")
@@ -466,8 +465,6 @@ class HostRun:
                     )
                 continue
             self.journal.apply(op, fix_id)
-            if isinstance(op, WriteFile):
-                applied_writes.append(op)
 
     def _verify(self, step: FixStep, probe: Probe, action: Action) -> ProbeResult:
         assert self.t is not None

@@ -180,22 +180,9 @@ class SSHTransport:
         """Run a shell command; a non-zero exit is data (``CmdResult``), not an exception."""
         with self._lock:
             self.open()
-            if self.host.become and self.host.user != "root":
-                sudo = "sudo -S -p '' sh -c " if self.host.become_password else "sudo -n sh -c "
-                command = sudo + q(command)
-                if self.host.become_password:
-                    stdin = self.host.become_password + "\n" + (stdin or "")
             self.round_trips += 1
             try:
-                result = self.conn.run(
-                    command,
-                    hide=True,
-                    warn=True,
-                    timeout=timeout or self.command_timeout,
-                    in_stream=_WholeStream(stdin) if stdin is not None else False,
-                )
-            except invoke.exceptions.CommandTimedOut as exc:
-                raise CommandTimeout(f"command timed out after {exc.timeout}s", where=self.host.name) from None
+                return _invoke_run(self.conn, self.host, command, stdin, timeout or self.command_timeout)
             except invoke.exceptions.ThreadException as exc:
                 self._drop()
                 inner = "; ".join(str(w.value) for w in exc.exceptions) or "I/O thread failed"
@@ -203,7 +190,6 @@ class SSHTransport:
             except (OSError, EOFError, paramiko.SSHException) as exc:
                 self._drop()
                 raise Unreachable(f"connection lost: {exc or type(exc).__name__}", where=self.host.name) from None
-            return CmdResult(int(result.exited), result.stdout, result.stderr)
 
     def _drop(self) -> None:
         try:
@@ -227,23 +213,34 @@ class LocalTransport:
 
     def run(self, command: str, *, stdin: str | None = None, timeout: float | None = None) -> CmdResult:
         self.round_trips += 1
-        if self.host.become and self.host.user != "root":
-            command = "sudo -n sh -c " + q(command)
-        try:
-            result = self.ctx.run(
-                command,
-                hide=True,
-                warn=True,
-                timeout=timeout or self.command_timeout,
-                in_stream=_WholeStream(stdin) if stdin is not None else False,
-            )
-        except invoke.exceptions.CommandTimedOut as exc:
-            raise CommandTimeout(f"command timed out after {exc.timeout}s", where=self.host.name) from None
-        assert result is not None
-        return CmdResult(int(result.exited), result.stdout, result.stderr)
+        return _invoke_run(self.ctx, self.host, command, stdin, timeout or self.command_timeout)
 
     def close(self) -> None:
         return None
+
+
+def _invoke_run(
+    ctx: invoke.context.Context, host: Host, command: str, stdin: str | None, timeout: float
+) -> CmdResult:
+    """One command through invoke (fabric's Connection is an invoke Context), for both transports:
+    become wrapping, stdin, timeout → CommandTimeout.  Connection-level failures are the caller's."""
+    if host.become and host.user != "root":
+        # The password (if any) goes on stdin to `sudo -S`, never into the command line.
+        command = ("sudo -S -p '' sh -c " if host.become_password else "sudo -n sh -c ") + q(command)
+        if host.become_password:
+            stdin = host.become_password + "\n" + (stdin or "")
+    try:
+        result = ctx.run(
+            command,
+            hide=True,
+            warn=True,
+            timeout=timeout,
+            in_stream=_WholeStream(stdin) if stdin is not None else False,
+        )
+    except invoke.exceptions.CommandTimedOut as exc:
+        raise CommandTimeout(f"command timed out after {exc.timeout}s", where=host.name) from None
+    assert result is not None
+    return CmdResult(int(result.exited), result.stdout, result.stderr)
 
 
 def connect(host: Host, **options: Any) -> Runner:
