@@ -190,7 +190,7 @@ for d in "$R"/etc/php/*/fpm; do
     fi
     echo "error_log=$elog"
     case $elog in /*) echo "$elog" >>"$tmpd/logs" ;; esac
-    for x in "$d"/conf.d/*xdebug*; do [ -e "$x" ] && echo "xdebug=$x"; done
+    for x in "$d"/conf.d/*xdebug*.ini; do [ -e "$x" ] && echo "xdebug=$x"; done
     sec "cmd fpm-t $v"
     if [ -x "$bin" ]; then
         $T "$bin" -t -y "$conf" 2>&1
@@ -205,7 +205,7 @@ for d in "$R"/etc/php/*/fpm; do
     for inc in $incs; do
         for f in $inc; do showfile "$f"; done
     done
-    for x in "$d"/conf.d/*xdebug*; do showfile "$x"; done
+    for x in "$d"/conf.d/*xdebug*.ini; do showfile "$x"; done
     for f in $incs; do [ -r "$f" ] && cat "$f"; done >"$tmpd/pools" 2>/dev/null
     sed -n 's/^[[:space:]]*listen[[:space:]]*=\(.*\)/\1/p' "$tmpd/pools" | unq | grep '^/' >>"$tmpd/unix"
 done

@@ -188,3 +188,80 @@ def test_rollback_after_the_controller_was_killed(tmp_path: Path) -> None:
     assert "rolled back run" in res.stdout
     assert snapshot(h) == before
     assert h.http("/")[0] == 502  # the fault is back, exactly as it was: nothing half-done remains
+
+
+def test_crash_loop_guard_is_set_on_a_crashing_host(tmp_path: Path) -> None:
+    h = host("web5")
+    faults.apply(h, "segfault-plugin")
+    res, r = run_fix(h.name, tmp_path / "r.json", "--yes")
+    assert res.returncode == 0, res.stdout[-3000:]
+    guard = next(a for a in r["actions"] if a["id"] == "enable-emergency-restart")
+    assert guard["changed"] and guard["verified"] and not guard["rolled_back"]
+    conf = h.read("/etc/php/8.2/fpm/php-fpm.conf")
+    assert "\nemergency_restart_threshold = 10\n" in conf
+    assert "\nemergency_restart_interval = 1m\n" in conf
+    assert h.sh("php-fpm8.2 -t 2>&1").returncode == 0
+
+
+def test_theme_fallback_only_when_plugins_are_innocent(tmp_path: Path) -> None:
+    h = host("web5")
+    faults.apply(h, "segfault-theme")
+    assert h.http("/")[0] == 502
+    plugins_before = sorted(p.name for p in h.path("/var/www/wordpress/wp-content/plugins").iterdir())
+    res, r = run_fix(h.name, tmp_path / "r.json", "--yes")
+    assert res.returncode == 0, res.stdout[-3000:]
+    acted = {a["id"]: a for a in r["actions"]}
+    # plugins were tried first and put back exactly as they were
+    assert acted["bisect-plugins"]["changed"] and acted["bisect-plugins"]["rolled_back"]
+    assert sorted(p.name for p in h.path("/var/www/wordpress/wp-content/plugins").iterdir()) == plugins_before
+    assert acted["fallback-theme"]["changed"] and acted["fallback-theme"]["verified"]
+    status, body = h.http("/")
+    assert status == 200 and 'content="WordPress' in body
+    assert "twentytwentythree" in body and "<!-- lab-seo active -->" in body  # default theme, plugins active
+
+
+def test_theme_fallback_rolls_back_through_its_inverse_command(tmp_path: Path) -> None:
+    h = host("web5")
+    faults.apply(h, "segfault-theme")
+    book = tmp_path / "forced.yml"
+    book.write_text(FORCED_FAIL.replace("FIX", "fallback-theme"))
+    res, r = run_fix(h.name, tmp_path / "r.json", "--yes", "--playbook", str(book))
+    assert res.returncode == 1
+    theme = next(a for a in r["actions"] if a["id"] == "fallback-theme")
+    assert theme["changed"] and theme["rolled_back"]
+    # WordPress's own data says lab-classic again (the inverse command ran), and the crash is back
+    out = h.sh(
+        'cd /var/www/wordpress && php -r \'define("SHORTINIT", true); $_SERVER["HTTP_HOST"]="x"; '
+        'require "wp-load.php"; echo get_option("template"), " ", get_option("stylesheet");\''
+    )
+    assert out.stdout.strip().endswith("lab-classic lab-classic"), out.stdout
+    assert h.http("/")[0] == 502
+
+
+def test_xdebug_is_disabled_for_fpm_only_and_rolled_back_when_it_was_not_the_cause(tmp_path: Path) -> None:
+    h = host("web5")
+    faults.apply(h, "xdebug-in-fpm", "request-timeout")
+    link = "/etc/php/8.2/fpm/conf.d/20-xdebug.ini"
+    assert h.path(link).is_symlink()
+    res, r = run_fix(h.name, tmp_path / "r.json", "--yes")
+    assert res.returncode == 0, res.stdout[-3000:]
+    acted = {a["id"]: a for a in r["actions"]}
+    # xdebug was a suspect (it slows and crashes workers), tried, and put back when the timeouts stayed
+    assert acted["disable-xdebug"]["changed"] and acted["disable-xdebug"]["rolled_back"]
+    assert h.path(link).is_symlink() and not h.path(link + ".fix502-disabled").exists()
+    assert acted["bisect-plugins"]["verified"] and "lab-analytics" in acted["bisect-plugins"]["note"]
+    # the CLI SAPI was never touched
+    assert h.path("/etc/php/8.2/cli/conf.d/20-xdebug.ini").exists()
+
+
+def test_xdebug_plan_renames_only_the_fpm_link(tmp_path: Path) -> None:
+    h = host("web5")
+    faults.apply(h, "xdebug-in-fpm", "request-timeout")
+    res, r = run_fix(h.name, tmp_path / "r.json", "--dry-run")
+    assert res.returncode == 0
+    plan = next(a for a in r["actions"] if a["id"] == "disable-xdebug")
+    assert (
+        "rename /etc/php/8.2/fpm/conf.d/20-xdebug.ini -> /etc/php/8.2/fpm/conf.d/20-xdebug.ini.fix502-disabled"
+        in res.stdout
+    )
+    assert not plan["changed"]

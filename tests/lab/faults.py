@@ -126,6 +126,19 @@ def segfault_plugin(host: LabHost) -> None:
     )
 
 
+def segfault_theme(host: LabHost) -> None:
+    """The active theme's functions.php crashes the worker natively (plugins are innocent)."""
+    theme = "/var/www/wordpress/wp-content/themes/lab-classic/functions.php"
+    host.write(
+        theme,
+        "<?php\nif ( ! is_admin() ) {\n"
+        "function lab_theme_walk( $x ) { return array_map( 'lab_theme_walk', array( $x ) ); }\n"
+        "lab_theme_walk( 1 );\n}\n",
+    )
+    host.sh(f"chown www-data:www-data {theme}")
+    time.sleep(2.2)  # opcache revalidation, as for plugins
+
+
 def big_headers_plugin(host: LabHost) -> None:
     """A plugin sets cookies/headers larger than nginx's default fastcgi buffer."""
     poison_plugin(
@@ -206,6 +219,7 @@ FAULTS: dict[str, Callable[[LabHost], None]] = {
     "tcp-port-mismatch": tcp_port_mismatch,
     "socket-permissions": socket_permissions,
     "segfault-plugin": segfault_plugin,
+    "segfault-theme": segfault_theme,
     "big-headers-plugin": big_headers_plugin,
     "request-timeout": request_timeout,
     "pool-exhausted": pool_exhausted,
