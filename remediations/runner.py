@@ -428,7 +428,7 @@ class HostRun:
                 raise
         if step.rollback == "auto":
             self.say(f"{fix.id}: rolling back ({action.error})")
-            self.journal.undo(fix_id=fix.id)
+            self._undo(fix.id)
             action.rolled_back = True
         return False
 
@@ -440,6 +440,13 @@ class HostRun:
         _, diag = self.diagnose()
         after = set(diag.ids)
         return bool(fix.causes & before) and not (fix.causes & after) and after <= before | {"healthy"}
+
+    def _undo(self, fix_id: str | None) -> None:
+        """Roll back (one fix, or the whole run) and open a fresh evidence window: the next
+        diagnosis must see the host as it is after the undo, including its own probe's failure."""
+        assert self.journal is not None
+        self.journal.undo(fix_id=fix_id)
+        self._fresh_window()
 
     def _fresh_window(self) -> None:
         """Only evidence logged from now on counts.  Logs have one-second resolution, so the window
@@ -459,7 +466,7 @@ class HostRun:
                 result = self.t.run(join(*op.argv) + " 2>&1")
                 if result.exit_status != 0:
                     detail = " | ".join(result.stdout.strip().splitlines()[-2:])
-                    self.journal.undo(fix_id=fix_id)
+                    self._undo(fix_id)
                     raise CommandFailed(
                         f"{' '.join(op.argv)} failed, edit reverted, nothing reloaded: {detail}", where=self.host.name
                     )
@@ -510,11 +517,10 @@ class HostRun:
         # Not healthy and nothing left to try: undo whatever is still applied, write the bundle.
         if self.journal is not None and any(a.changed and not a.rolled_back for a in r.actions):
             self.say("no fix brought the site back: rolling back every change of this run")
-            self.journal.undo()
+            self._undo(None)
             for a in r.actions:
                 if a.changed:
                     a.rolled_back = True
-            self.since = self._host_now()
             self.diagnose()
         from remediations.report import write_bundle
 
