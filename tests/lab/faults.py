@@ -65,9 +65,19 @@ def poison_plugin(host: LabHost, slug: str, code: str) -> None:
         return text + f"\nif ( ! is_admin() && ! defined( 'WP_CLI' ) && PHP_SAPI !== 'cli' ) {{\n{code}\n}}\n"
 
     edit(host, plugin_file(slug), add)
-    # opcache revalidates timestamps every 2 s (Debian default): let the update become visible,
-    # as it would on a real site a moment after a plugin update.
-    time.sleep(2.2)
+    await_opcache()
+
+
+def await_opcache() -> None:
+    """Wait until PHP-FPM's opcache sees a file just written, as a real site would a moment later.
+
+    opcache.revalidate_freq=2 (Debian default) re-stats a cached script only when the request's
+    whole-second time is strictly past its last check + 2, and that check may have happened in the
+    same second as our write.  So the update is certain to be seen from floor(now) + 3 on; sleeping
+    a flat 2.2 s left half of the runs serving the old script (HTTP 200 instead of the fault).
+    """
+    now = time.time()
+    time.sleep(int(now) + 3.05 - now)
 
 
 # --- the faults ------------------------------------------------------------------------------
@@ -136,7 +146,7 @@ def segfault_theme(host: LabHost) -> None:
         "lab_theme_walk( 1 );\n}\n",
     )
     host.sh(f"chown www-data:www-data {theme}")
-    time.sleep(2.2)  # opcache revalidation, as for plugins
+    await_opcache()
 
 
 def big_headers_plugin(host: LabHost) -> None:
