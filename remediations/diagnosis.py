@@ -810,6 +810,8 @@ def build_checks(facts: HostFacts, diagnosis: Diagnosis, signals: list[Signal]) 
                     f"{svc.service}: " + ("ok" if svc.config_test_ok else (lines[0] if lines else "failed")),
                 )
             )
+        elif svc.config_unchanged:
+            tests.append(("ok", f"{svc.service}: unchanged since its master started"))
     if tests:
         status = "error" if any(s == "error" for s, _ in tests) else "ok"
         rows.append(("config test", status, "; ".join(m for _, m in tests)))
@@ -890,6 +892,8 @@ def build_checks(facts: HostFacts, diagnosis: Diagnosis, signals: list[Signal]) 
         rows.append(("WordPress", "info", "no WordPress install found"))
     elif wp.data_error:
         rows.append(("WordPress", "warning", f"{wp.root}: {wp.data_error}"))
+    elif wp.data_deferred:
+        rows.append(("WordPress", "ok", f"{wp.root} version {wp.version or '?'} (plugins read only when unhealthy)"))
     else:
         n = "?" if wp.active_plugins is None else str(len(wp.active_plugins))
         rows.append(("WordPress", "ok", f"{wp.root} version {wp.version or '?'}, {n} active plugins"))

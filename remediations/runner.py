@@ -15,6 +15,7 @@ import socket
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from remediations.causes import Diagnosis
 from remediations.diagnosis import classify
 from remediations.errors import CommandFailed, Fix502Error, LockHeld, TransportError
 from remediations.facts.model import HostFacts, HttpProbe
-from remediations.facts.script import evidence_command, parse_evidence
+from remediations.facts.script import evidence_command, parse_evidence, wordpress_command
 from remediations.fixes import REGISTRY
 from remediations.fixes.base import Fix, FixContext, Probe, ProbeResult
 from remediations.inventory import Host
@@ -142,8 +143,25 @@ def remote_probe(url: str, timeout: float = 10.0) -> HttpProbe:
     return HttpProbe(url=url, status=status, seconds=time.monotonic() - start, server=server, body_hint=hint)
 
 
+def same_origin(url: str, address: str) -> bool:
+    """Does the site URL lead to the very address we reached over SSH?  Then the controller's probe
+    would only repeat the host's own (same origin, no edge in between) at the cost of one more
+    WordPress page render per host — which a fleet diagnosis pays on every host at once."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        name, port = parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
+        if not name:
+            return False
+        site = {ai[4][0] for ai in socket.getaddrinfo(name, port, proto=socket.IPPROTO_TCP)}
+        ssh = {ai[4][0] for ai in socket.getaddrinfo(address, 22, proto=socket.IPPROTO_TCP)}
+    except (OSError, ValueError, UnicodeError):
+        return False
+    return bool(site) and site == ssh
+
+
 def collect(t: Transport, host: Host, *, since: float | None, window: int) -> tuple[HostFacts, Diagnosis]:
-    """One round trip: the evidence script. Plus the controller's own view of the site."""
+    """One round trip (the evidence script), a second only when the site is unhealthy and WordPress
+    is there (its active plugins and theme), plus the controller's own view of the site."""
     url = site_url(host)
     result = t.run(evidence_command(url), timeout=90)
     if not result.stdout.strip():
@@ -151,10 +169,22 @@ def collect(t: Transport, host: Host, *, since: float | None, window: int) -> tu
             f"evidence script printed nothing (exit {result.exit_status}): {result.stderr.strip()[:200]}",
             where=host.name,
         )
-    facts = parse_evidence(result.stdout, since=since, window_seconds=window)
+    output = result.stdout
+    facts = parse_evidence(output, since=since, window_seconds=window)
     if url.startswith(("http://", "https://")):
-        facts.remote_probe = remote_probe(url)
-    return facts, classify(facts)
+        if same_origin(url, host.address):
+            facts.notes.append("remote probe not run: the site URL resolves to the SSH address (same origin)")
+        else:
+            facts.remote_probe = remote_probe(url)
+    diagnosis = classify(facts)
+    wp = facts.wordpress
+    if not diagnosis.healthy and wp.root and wp.data_deferred:
+        more = t.run(wordpress_command(url, wp.root), timeout=60)
+        remote = facts.remote_probe
+        facts = parse_evidence(output + more.stdout, since=since, window_seconds=window)
+        facts.remote_probe = remote
+        diagnosis = classify(facts)
+    return facts, diagnosis
 
 
 def probe_on_host(t: Transport, host: Host, probe: Probe) -> ProbeResult:

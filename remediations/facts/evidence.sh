@@ -1,7 +1,11 @@
 # fix502 evidence script: everything the diagnosis needs, read in ONE ssh command.
 # POSIX sh (runs under dash); needs nothing but coreutils/procps/iproute2 on the target.
-# Usage: sh evidence.sh SITE_URL [LOG_LINES]
+# Usage: sh evidence.sh SITE_URL [LOG_LINES]             everything but WordPress's own data
+#        sh evidence.sh SITE_URL LOG_LINES wpdata WP_ROOT  only WordPress's data (second round trip)
 # Output: sections, each introduced by a line "==fix502:KIND[ ARG]==".
+# Cost matters (a fleet diagnosis runs this on every host at once, on the hosts' own CPUs): the
+# expensive readers (apache2ctl, php-fpm -t, php loading WordPress) only run when their answer can
+# matter, and each says so in its section when it was skipped.
 # Read-only: it never changes a file outside its own temporary directory.
 # Test hooks (never set on a real host): FIX502_ROOT prefixes every default path,
 # FIX502_PROBE_ADDR overrides the address the probe connects to.
@@ -9,7 +13,11 @@
 url=$1
 lines=${2:-400}
 case $lines in '' | *[!0-9]*) lines=400 ;; esac
+mode=${3:-core}
 R=${FIX502_ROOT:-}
+rest=${url#*://}
+hostport=${rest%%/*}
+host=${hostport%%:*}
 
 T=
 if command -v timeout >/dev/null 2>&1; then T="timeout 10"; fi
@@ -35,12 +43,18 @@ showfile() {
         note "cannot read $1"
     fi
 }
+# the digits of a pid file (no fork: this runs on every host of a fleet at once)
+readpid() {
+    p=
+    IFS= read -r p <"$1" 2>/dev/null
+    case $p in *[!0-9]*) p=$(tr -dc '0-9' <"$1" 2>/dev/null) ;; esac
+}
 # "pidfile KIND PATH": the master pid a service recorded and whether it is still alive
 pidinfo() {
     sec "pidfile $1"
     echo "path=$2"
     if [ -f "$2" ]; then
-        p=$(tr -dc '0-9' <"$2" 2>/dev/null)
+        readpid "$2"
         echo "pid=$p"
         if [ -n "$p" ] && [ -d "/proc/$p" ]; then echo "alive=yes"; else echo "alive=no"; fi
     else
@@ -48,30 +62,72 @@ pidinfo() {
     fi
 }
 unq() { sed -e 's/^[[:space:]]*//' -e 's/[[:space:]]*$//' -e 's/^"\(.*\)"$/\1/' -e "s/^'\(.*\)'\$/\1/"; }
+# the same, as an awk function for scripts that parse a whole config in one pass
+AWKUNQ='function unq(s) {
+    sub(/^[ \t]+/, "", s); sub(/[ \t]+$/, "", s)
+    if (s ~ /^".*"$/ || s ~ /^\047.*\047$/) s = substr(s, 2, length(s) - 2)
+    return s
+}'
+
+# WordPress's own data (active plugins, theme) through its own loader: costs a PHP start and a
+# database query, so fix502 asks for it in a second round trip, only when the site is not healthy.
+wpdata() {
+    if ! command -v php >/dev/null 2>&1; then
+        echo "error=php-cli not installed"
+        return 0
+    fi
+    # SHORTINIT loads wp-config.php and $wpdb but no plugin or theme: safe even when a plugin is the fault.
+    code='error_reporting(0); $GLOBALS["fix502_ok"] = false; ob_start();
+register_shutdown_function(function () {
+    $out = ob_get_clean();
+    if ($GLOBALS["fix502_ok"]) { echo $out; return; }
+    $out = preg_replace("#<(style|script|head)\b.*?</\\1>#is", " ", (string) $out);
+    $t = trim(preg_replace("/\s+/", " ", strip_tags((string) $out)));
+    $e = error_get_last();
+    if ($t === "" && $e) { $t = $e["message"]; }
+    echo "error=", substr($t === "" ? "no output" : $t, 0, 300), "\n";
+});
+$_SERVER["HTTP_HOST"] = getenv("FIX502_HOST") ?: "localhost";
+$_SERVER["REQUEST_URI"] = "/"; $_SERVER["SERVER_NAME"] = $_SERVER["HTTP_HOST"];
+define("SHORTINIT", true);
+require "./wp-load.php";
+$d = array("active_plugins" => get_option("active_plugins"), "template" => get_option("template"),
+    "stylesheet" => get_option("stylesheet"));
+echo "data=", json_encode($d), "\n";
+$GLOBALS["fix502_ok"] = true;'
+    (cd "$1" && FIX502_HOST=$host $T php -d display_errors=0 -d log_errors=0 -r "$code" 2>/dev/null |
+        grep -E '^(data|error)=' | head -n 1 | cut -c1-8000)
+}
+
+if [ "$mode" = wpdata ]; then
+    sec wpdata
+    if [ -f "$4/wp-load.php" ]; then wpdata "$4"; else echo "error=no wp-load.php in $4"; fi
+    sec end
+    exit 0
+fi
 
 # ---- 1. meta -------------------------------------------------------------------------------
 sec meta
-echo "now=$(date +%s)"
-echo "tz=$(date +%z)"
-echo "hostname=$(hostname 2>/dev/null || cat /proc/sys/kernel/hostname 2>/dev/null)"
-if [ -r /proc/uptime ]; then echo "uptime=$(cut -d' ' -f1 /proc/uptime)"; fi
+date '+now=%s%ntz=%z'
+h=
+[ -r /proc/sys/kernel/hostname ] && read -r h </proc/sys/kernel/hostname
+[ -n "$h" ] || h=$(hostname 2>/dev/null)
+echo "hostname=$h"
+if [ -r /proc/uptime ]; then read -r up _ </proc/uptime && echo "uptime=$up"; fi
 echo "lines=$lines"
 
 # ---- 2. probe (first, so a failure it causes is logged inside the window) -------------------
 sec probe
 echo "url=$url"
 scheme=${url%%://*}
-rest=${url#*://}
-hostport=${rest%%/*}
-host=${hostport%%:*}
 port=${hostport#"$host"}
 port=${port#:}
 if [ -z "$port" ]; then
     if [ "$scheme" = https ]; then port=443; else port=80; fi
 fi
 # shellcheck disable=SC2086
-addr=$(echo ${SSH_CONNECTION:-} | cut -d' ' -f3)
-[ -n "$addr" ] || addr=127.0.0.1
+set -- ${SSH_CONNECTION:-}
+addr=${3:-127.0.0.1}
 [ -n "${FIX502_PROBE_ADDR:-}" ] && addr=$FIX502_PROBE_ADDR
 case $addr in *:*) raddr="[$addr]" ;; *) raddr=$addr ;; esac
 echo "resolve=$host:$port:$addr"
@@ -80,20 +136,49 @@ if command -v curl >/dev/null 2>&1; then
         --resolve "$host:$port:$raddr" "$url" 2>"$tmpd/curlerr")
     echo "curl_rc=$?"
     echo "result=$res"
-    [ -s "$tmpd/curlerr" ] && echo "error=$(head -n 1 "$tmpd/curlerr")"
-    if [ -f "$tmpd/head" ]; then
-        echo "server=$(tr -d '\r' <"$tmpd/head" | sed -n 's/^[Ss][Ee][Rr][Vv][Ee][Rr]:[[:space:]]*//p' | tail -n 1)"
-    fi
-    if [ -f "$tmpd/body" ]; then
-        if head -c 262144 "$tmpd/body" | grep -q 'content="WordPress'; then echo "generator=yes"; else echo "generator=no"; fi
-        echo "title=$(head -c 65536 "$tmpd/body" | tr '\r\n' '  ' | sed -n 's/.*<[Tt][Ii][Tt][Ll][Ee][^>]*>\([^<]*\)<\/[Tt][Ii][Tt][Ll][Ee]>.*/\1/p' | cut -c1-200)"
-    fi
+    if [ -s "$tmpd/curlerr" ]; then IFS= read -r e <"$tmpd/curlerr"; echo "error=$e"; fi
+    # One awk for the last Server header, the WordPress generator tag (first 256 KiB) and the last
+    # <title> (first 64 KiB): every fork here is paid on every host of a fleet at once.
+    set --
+    hx=
+    bx=
+    if [ -f "$tmpd/head" ]; then hx=1; set -- "$@" "$tmpd/head"; fi
+    if [ -f "$tmpd/body" ]; then bx=1; set -- "$@" "$tmpd/body"; fi
+    [ $# -gt 0 ] && awk -v hf="$tmpd/head" -v bf="$tmpd/body" -v hx="$hx" -v bx="$bx" '
+        FILENAME == hf {
+            sub(/\r$/, "")
+            if (tolower(substr($0, 1, 7)) == "server:") { v = substr($0, 8); sub(/^[ \t]+/, "", v); server = v }
+            next
+        }
+        FILENAME == bf {
+            n += length($0) + 1
+            if (n - length($0) - 1 < 262144 && index($0, "content=\"WordPress")) gen = 1
+            if (n - length($0) - 1 < 65536) { gsub(/\r/, " "); text = text $0 " " }
+        }
+        END {
+            if (hx) print "server=" server
+            if (bx) {
+                print "generator=" (gen ? "yes" : "no")
+                text = substr(text, 1, 65536); title = ""
+                while (match(text, /<[Tt][Ii][Tt][Ll][Ee][^>]*>[^<]*<\/[Tt][Ii][Tt][Ll][Ee]>/)) {
+                    t = substr(text, RSTART, RLENGTH); text = substr(text, RSTART + RLENGTH)
+                    sub(/^<[^>]*>/, "", t); sub(/<[^<]*$/, "", t); title = t
+                }
+                print "title=" substr(title, 1, 200)
+            }
+        }' "$@"
     rm -f "$tmpd/body" "$tmpd/head" "$tmpd/curlerr"
 else
     echo "error=curl not installed"
 fi
 
-# ---- 3. web server --------------------------------------------------------------------------
+# ---- 3. processes, then the web server ------------------------------------------------------
+sec ps
+ps -eo pid=,ppid=,user=,etimes=,rss=,comm=,args= 2>/dev/null | grep -E 'nginx|apache2|httpd|php-fpm' |
+    grep -v grep >"$tmpd/ps"
+cat "$tmpd/ps"
+running() { awk -v c="$1" '$6 == c { f = 1 } END { exit !f }' "$tmpd/ps"; }
+
 if command -v nginx >/dev/null 2>&1; then
     if [ -n "$R" ]; then
         set -- -p "$R/etc/nginx/" -c "$R/etc/nginx/nginx.conf" -e "$R/var/log/nginx/error.log"
@@ -114,27 +199,48 @@ if command -v nginx >/dev/null 2>&1; then
             [ -r "$f" ] && cat "$f"
         done >"$tmpd/nginxT"
     fi
-    npid=$(sed -n 's/^[[:space:]]*pid[[:space:]]\{1,\}\([^;[:space:]]*\).*/\1/p' "$tmpd/nginxT" | tail -n 1 | unq)
+    # pid file, error logs, roots and unix sockets the config names, in one pass
+    npid=$(awk -v d="$tmpd" "$AWKUNQ"'
+        /^[ \t]*pid[ \t]/ { v = $0; sub(/^[ \t]*pid[ \t]+/, "", v); sub(/[; \t].*/, "", v); pid = unq(v) }
+        /^[ \t]*error_log[ \t]/ { v = $0; sub(/^[ \t]*error_log[ \t]+/, "", v); sub(/[; \t].*/, "", v); print unq(v) >> (d "/logs") }
+        /^[ \t]*root[ \t][^;]*;/ { v = $0; sub(/^[ \t]*root[ \t]+/, "", v); sub(/;.*/, "", v); print unq(v) >> (d "/roots") }
+        { v = $0; while (match(v, /unix:[^;|" \t]*/)) { print substr(v, RSTART + 5, RLENGTH - 5) >> (d "/unix"); v = substr(v, RSTART + RLENGTH) } }
+        END { print pid }' "$tmpd/nginxT")
     [ -n "$npid" ] || npid=$R/run/nginx.pid
     pidinfo nginx "$npid"
-    sed -n 's/^[[:space:]]*error_log[[:space:]]\{1,\}\([^;[:space:]]*\).*/\1/p' "$tmpd/nginxT" | unq >>"$tmpd/logs"
     [ -f "$R/var/log/nginx/error.log" ] && echo "$R/var/log/nginx/error.log" >>"$tmpd/logs"
-    sed -n 's/^[[:space:]]*root[[:space:]]\{1,\}\([^;]*\);.*/\1/p' "$tmpd/nginxT" | unq >>"$tmpd/roots"
-    grep -o 'unix:[^;|"[:space:]]*' "$tmpd/nginxT" | sed 's/^unix://' >>"$tmpd/unix"
 fi
 
+# apache2 installed beside an nginx that serves PHP itself (fastcgi_pass, no proxy_pass) and not
+# running is not this site's server: reading it would cost ~0.1 s of CPU per host for nothing.
+apache=no
 if command -v apache2ctl >/dev/null 2>&1; then
+    apache=yes
+    if [ -s "$tmpd/nginxT" ] && running nginx && ! running apache2 && ! running httpd &&
+        grep -q '^[[:space:]]*fastcgi_pass[[:space:]]' "$tmpd/nginxT" &&
+        ! grep -q '^[[:space:]]*proxy_pass[[:space:]]' "$tmpd/nginxT"; then
+        apache=no
+        note "apache2 installed but not running; nginx serves PHP itself (fastcgi_pass): apache2 not read"
+    fi
+fi
+if [ $apache = yes ]; then
     if [ -n "$R" ] && [ -z "${APACHE_CONFDIR:-}" ]; then
         APACHE_CONFDIR=$R/etc/apache2
         export APACHE_CONFDIR
     fi
-    for a in S M configtest; do
-        sec "cmd apache-$a"
-        if [ $a = configtest ]; then $T apache2ctl configtest >"$tmpd/apache$a" 2>&1; else $T apache2ctl -$a >"$tmpd/apache$a" 2>&1; fi
-        r=$?
-        cat "$tmpd/apache$a"
-        rc "apache-$a" $r
-    done
+    # One apache2 start for -S, -M and configtest: stdout is the dumps, stderr the test's messages.
+    $T apache2ctl -t -D DUMP_VHOSTS -D DUMP_RUN_CFG -D DUMP_MODULES >"$tmpd/apacheout" 2>"$tmpd/apacheerr"
+    r=$?
+    sed '/^Loaded Modules:/,$d' "$tmpd/apacheout" >"$tmpd/apacheS"
+    sec "cmd apache-S"
+    cat "$tmpd/apacheS"
+    rc apache-S $r
+    sec "cmd apache-M"
+    sed -n '/^Loaded Modules:/,$p' "$tmpd/apacheout"
+    rc apache-M $r
+    sec "cmd apache-configtest"
+    cat "$tmpd/apacheerr"
+    rc apache-configtest $r
     apid=$(sed -n 's/^PidFile: "\(.*\)"$/\1/p' "$tmpd/apacheS" | tail -n 1)
     [ -n "$apid" ] || apid=$R/run/apache2/apache2.pid
     pidinfo apache "$apid"
@@ -154,9 +260,6 @@ if command -v apache2ctl >/dev/null 2>&1; then
     grep -o 'unix:[^;|"[:space:]]*' "$tmpd/apache" | sed 's/^unix://' >>"$tmpd/unix"
 fi
 
-sec ps
-ps -eo pid=,ppid=,user=,etimes=,rss=,comm=,args= 2>/dev/null | grep -E 'nginx|apache2|httpd|php-fpm' | grep -v grep
-
 # ---- 4. PHP-FPM -----------------------------------------------------------------------------
 if [ -d /run/systemd/system ]; then init=systemd; else init=sysv; fi
 for d in "$R"/etc/php/*/fpm; do
@@ -166,9 +269,20 @@ for d in "$R"/etc/php/*/fpm; do
     conf=$d/php-fpm.conf
     bin=$(command -v "php-fpm$v" 2>/dev/null)
     [ -n "$bin" ] || bin=/usr/sbin/php-fpm$v
-    pidf=$(sed -n 's/^[[:space:]]*pid[[:space:]]*=\(.*\)/\1/p' "$conf" 2>/dev/null | tail -n 1 | unq)
+    # pid, error_log (last of each) and includes of php-fpm.conf, in one pass
+    pidf=
+    elog=
+    incs=
+    if [ -r "$conf" ]; then
+        awk "$AWKUNQ"'
+            function val(s) { sub(/^[^=]*=/, "", s); return unq(s) }
+            /^[ \t]*pid[ \t]*=/ { pid = val($0) }
+            /^[ \t]*error_log[ \t]*=/ { elog = val($0) }
+            /^[ \t]*include[ \t]*=/ { inc = inc " " val($0) }
+            END { print pid; print elog; print inc }' "$conf" >"$tmpd/fpmconf"
+        { IFS= read -r pidf; IFS= read -r elog; IFS= read -r incs; } <"$tmpd/fpmconf"
+    fi
     [ -n "$pidf" ] || pidf=$R/run/php/php$v-fpm.pid
-    elog=$(sed -n 's/^[[:space:]]*error_log[[:space:]]*=\(.*\)/\1/p' "$conf" 2>/dev/null | tail -n 1 | unq)
     [ -n "$elog" ] || elog=/var/log/php$v-fpm.log
     sec "fpm $v"
     echo "binary=$bin"
@@ -176,12 +290,16 @@ for d in "$R"/etc/php/*/fpm; do
     echo "conf=$conf"
     echo "init=$init"
     echo "pidfile=$pidf"
+    alive=
     if [ -f "$pidf" ]; then
-        p=$(tr -dc '0-9' <"$pidf" 2>/dev/null)
+        readpid "$pidf"
         echo "pid=$p"
         if [ -n "$p" ] && [ -d "/proc/$p" ]; then
             echo "pid_alive=yes"
-            echo "pid_comm=$(cat "/proc/$p/comm" 2>/dev/null)"
+            comm=
+            IFS= read -r comm <"/proc/$p/comm" 2>/dev/null
+            echo "pid_comm=$comm"
+            case $comm in php-fpm*) alive=$p ;; esac
         else
             echo "pid_alive=no"
         fi
@@ -191,23 +309,36 @@ for d in "$R"/etc/php/*/fpm; do
     echo "error_log=$elog"
     case $elog in /*) echo "$elog" >>"$tmpd/logs" ;; esac
     for x in "$d"/conf.d/*xdebug*.ini; do [ -e "$x" ] && echo "xdebug=$x"; done
-    sec "cmd fpm-t $v"
-    if [ -x "$bin" ]; then
-        $T "$bin" -t -y "$conf" 2>&1
-        rc "fpm-t $v" $?
+    [ -n "$incs" ] || incs="$d/pool.d/*.conf"
+    # A running master already proved the config it started with (its pid file is written once the
+    # config parsed); test again only when a file changed since (ctime: edits, renames, chmod alike).
+    # php-fpm -t costs a PHP start, the largest share of this script's CPU on a healthy host.
+    test=yes
+    if [ -n "$alive" ] &&
+        [ -z "$(find -L "$d" $incs -type f -cnewer "$pidf" 2>/dev/null | head -n 1)" ]; then
+        test=no
+    fi
+    if [ $test = no ]; then
+        echo "config_test=unchanged"
     else
-        echo "fix502: $bin not installed"
-        rc "fpm-t $v" 127
+        sec "cmd fpm-t $v"
+        if [ -x "$bin" ]; then
+            $T "$bin" -t -y "$conf" 2>&1
+            rc "fpm-t $v" $?
+        else
+            echo "fix502: $bin not installed"
+            rc "fpm-t $v" 127
+        fi
     fi
     showfile "$conf"
-    incs=$(sed -n 's/^[[:space:]]*include[[:space:]]*=\(.*\)/\1/p' "$conf" 2>/dev/null | unq)
-    [ -n "$incs" ] || incs="$d/pool.d/*.conf"
     for inc in $incs; do
         for f in $inc; do showfile "$f"; done
     done
     for x in "$d"/conf.d/*xdebug*.ini; do showfile "$x"; done
-    for f in $incs; do [ -r "$f" ] && cat "$f"; done >"$tmpd/pools" 2>/dev/null
-    sed -n 's/^[[:space:]]*listen[[:space:]]*=\(.*\)/\1/p' "$tmpd/pools" | unq | grep '^/' >>"$tmpd/unix"
+    set --
+    for f in $incs; do [ -r "$f" ] && set -- "$@" "$f"; done
+    [ $# -gt 0 ] && awk "$AWKUNQ"'/^[ \t]*listen[ \t]*=/ { v = $0; sub(/^[^=]*=/, "", v); v = unq(v); if (v ~ /^\//) print v }' \
+        "$@" >>"$tmpd/unix"
 done
 
 # ---- 5. sockets -----------------------------------------------------------------------------
@@ -272,39 +403,19 @@ else
     echo "root=$root"
     echo "version=$(sed -n "s/^\$wp_version[[:space:]]*=[[:space:]]*'\([^']*\)'.*/\1/p" "$root/wp-includes/version.php" 2>/dev/null)"
     wc=$root/wp-content
-    for e in "$wc"/plugins/*; do [ -e "$e" ] && echo "plugin=$(stat -c '%Y' "$e")|${e##*/}"; done
+    stat -c 'plugin=%Y|%n' "$wc"/plugins/* 2>/dev/null | sed 's#|.*/#|#'
     for e in "$wc"/mu-plugins/*; do [ -e "$e" ] && echo "mu=${e##*/}"; done
     for e in "$wc"/plugins.fix502-*; do [ -e "$e" ] && echo "parked=${e##*/}"; done
-    if command -v php >/dev/null 2>&1; then
-        # SHORTINIT loads wp-config.php and $wpdb but no plugin or theme: safe even when a plugin is the fault.
-        code='error_reporting(0); $GLOBALS["fix502_ok"] = false; ob_start();
-register_shutdown_function(function () {
-    $out = ob_get_clean();
-    if ($GLOBALS["fix502_ok"]) { echo $out; return; }
-    $out = preg_replace("#<(style|script|head)\b.*?</\\1>#is", " ", (string) $out);
-    $t = trim(preg_replace("/\s+/", " ", strip_tags((string) $out)));
-    $e = error_get_last();
-    if ($t === "" && $e) { $t = $e["message"]; }
-    echo "error=", substr($t === "" ? "no output" : $t, 0, 300), "\n";
-});
-$_SERVER["HTTP_HOST"] = getenv("FIX502_HOST") ?: "localhost";
-$_SERVER["REQUEST_URI"] = "/"; $_SERVER["SERVER_NAME"] = $_SERVER["HTTP_HOST"];
-define("SHORTINIT", true);
-require "./wp-load.php";
-$d = array("active_plugins" => get_option("active_plugins"), "template" => get_option("template"),
-    "stylesheet" => get_option("stylesheet"));
-echo "data=", json_encode($d), "\n";
-$GLOBALS["fix502_ok"] = true;'
-        (cd "$root" && FIX502_HOST=$host $T php -d display_errors=0 -d log_errors=0 -r "$code" 2>/dev/null |
-            grep -E '^(data|error)=' | head -n 1 | cut -c1-8000)
+    if [ "$mode" = full ]; then
+        wpdata "$root"
     else
-        echo "error=php-cli not installed"
+        echo "deferred=yes"
     fi
 fi
 
 # ---- the config files we printed: owner, group, mode ------------------------------------------
 sec filemeta
-sort -u "$tmpd/files" | while IFS= read -r f; do stat -L -c '%n|%U|%G|%a|%F' "$f" 2>/dev/null; done
+sort -u "$tmpd/files" | tr '\n' '\0' | xargs -0 -r stat -L -c '%n|%U|%G|%a|%F' 2>/dev/null
 sec notes
 [ -f "$tmpd/notes" ] && cat "$tmpd/notes"
 sec end

@@ -81,6 +81,7 @@ class FpmService:
     pid_file_stale: bool = False  # pid file exists but names no live master
     config_test_ok: bool | None = None
     config_test_output: str = ""
+    config_unchanged: bool = False  # -t not run: no config file changed since the running master started
     global_file: str | None = None  # php-fpm.conf
     error_log: str | None = None
     emergency_restart_threshold: Directive | None = None
@@ -131,6 +132,7 @@ class WordPress:
     mu_plugins: list[str] = field(default_factory=list)
     plugins_parked: list[str] = field(default_factory=list)  # leftovers of an earlier fix502 run
     data_error: str | None = None  # why active plugins could not be read
+    data_deferred: bool = False  # not read: only fetched (second round trip) when the site is unhealthy
 
 
 @dataclass

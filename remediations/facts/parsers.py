@@ -679,6 +679,10 @@ def parse_wordpress(body: str, now: float) -> WordPress:
             wp.active_plugins = [str(p) for p in plugins]
         wp.template = d.get("template") or None
         wp.stylesheet = d.get("stylesheet") or None
+    elif _first(kv, "error") is not None:
+        wp.data_error = _first(kv, "error")
+    elif _first(kv, "deferred") == "yes":
+        wp.data_deferred = True
     elif wp.root:
-        wp.data_error = _first(kv, "error") or "php printed nothing"
+        wp.data_error = "php printed nothing"
     return wp

@@ -1,6 +1,7 @@
 """One ssh command in, one :class:`HostFacts` out.
 
-Diagnosing a host costs a single round trip: :func:`evidence_command` ships ``evidence.sh``
+Diagnosing a host costs one round trip (two when the site is unhealthy and WordPress's own data is
+needed: :func:`wordpress_command`): :func:`evidence_command` ships ``evidence.sh``
 (package data, POSIX sh, no Python needed on the target) as an ``sh -c`` argument, and
 :func:`parse_evidence` turns everything it printed into typed facts with the pure parsers in
 :mod:`remediations.facts.parsers`.  Keeping the remote side a dumb printer means the logic is
@@ -33,17 +34,19 @@ def evidence_script() -> str:
 
 
 def evidence_command(site_url: str, log_lines: int = 400) -> str:
-    """The full remote command; every value is quoted so a hostile URL cannot break out of it."""
-    return " ".join(
-        [
-            "sh",
-            "-c",
-            shlex.quote(evidence_script()),
-            "fix502-evidence",
-            shlex.quote(site_url),
-            shlex.quote(str(int(log_lines))),
-        ]
-    )
+    """The first round trip; every value is quoted so a hostile URL cannot break out of it."""
+    return _script_command(site_url, str(int(log_lines)))
+
+
+def wordpress_command(site_url: str, wp_root: str) -> str:
+    """The second round trip, only for an unhealthy site: WordPress's active plugins and theme.
+
+    Append its output to the first one's and parse the whole again."""
+    return _script_command(site_url, "0", "wpdata", wp_root)
+
+
+def _script_command(*args: str) -> str:
+    return " ".join(["sh", "-c", shlex.quote(evidence_script()), "fix502-evidence", *map(shlex.quote, args)])
 
 
 @dataclass
@@ -262,6 +265,7 @@ def _fpm(version: str, c: _Collected, procs: list[p.Proc], now: float) -> FpmSer
     rc = c.rcs.get(f"fpm-t {version}")
     svc.config_test_ok = None if rc is None else rc == 0
     svc.config_test_output = c.cmds.get(f"fpm-t {version}", "").strip()
+    svc.config_unchanged = rc is None and get("config_test") == "unchanged"
     if xdebug:
         text = files.get(xdebug)
         active = text is None or any(
@@ -269,6 +273,14 @@ def _fpm(version: str, c: _Collected, procs: list[p.Proc], now: float) -> FpmSer
         )
         svc.xdebug_ini = xdebug if active else None
     return svc
+
+
+def _wordpress_body(c: _Collected) -> str:
+    """The second round trip's ``wpdata`` section answers what the first one deferred."""
+    body = c.singles["wordpress"]
+    if "wpdata" in c.singles:
+        body = "\n".join(ln for ln in body.splitlines() if ln != "deferred=yes") + "\n" + c.singles["wpdata"]
+    return body
 
 
 def parse_evidence(output: str, *, since: float | None = None, window_seconds: int = 900) -> HostFacts:
@@ -341,9 +353,7 @@ def parse_evidence(output: str, *, since: float | None = None, window_seconds: i
         log_window_start=window_start,
         dmesg_readable=dmesg_readable,
         resources=p.parse_meminfo(c.singles["meminfo"]) if "meminfo" in c.singles else Resources(),
-        wordpress=p.parse_wordpress(c.singles["wordpress"], meta.now)
-        if "wordpress" in c.singles
-        else WordPress(),
+        wordpress=p.parse_wordpress(_wordpress_body(c), meta.now) if "wordpress" in c.singles else WordPress(),
         local_probe=probe,
         files=files,
         file_meta=p.parse_file_meta(c.singles.get("filemeta", "")),
