@@ -28,6 +28,7 @@ CASES = {
     "segfault-plugin": ("nginx", "worker-crash", "bisect-plugins"),
     "request-timeout": ("nginx", "worker-timeout", "bisect-plugins"),
     "pool-exhausted": ("nginx", "pool-exhausted", "size-max-children"),
+    "xdebug-slows-plugin": ("nginx", "worker-timeout", "disable-xdebug"),
     "apache-wrong-socket": ("apache", "socket-mismatch", "realign-apache-handler"),
     "apache-mod-php": ("apache", "apache-handler-conflict", "resolve-apache-handler-conflict"),
 }
@@ -91,7 +92,9 @@ def test_bisection_finds_the_culprit_in_log2_probes_and_restores_the_others(tmp_
     assert set(lab.PLUGINS) - {faults.CULPRIT} <= plugins
 
 
-@pytest.mark.parametrize("fault", ["fpm-stopped", "old-php-socket", "segfault-plugin", "apache-wrong-socket"])
+@pytest.mark.parametrize(
+    "fault", ["fpm-stopped", "old-php-socket", "segfault-plugin", "apache-wrong-socket", "xdebug-slows-plugin"]
+)
 def test_dry_run_prints_the_plan_and_changes_nothing(fault: str, tmp_path: Path) -> None:
     h = lab_host(fault)
     faults.apply(h, fault)
@@ -127,6 +130,7 @@ steps:
         "segfault-plugin",
         "apache-wrong-socket",
         "pool-exhausted",
+        "xdebug-slows-plugin",
     ],
 )
 def test_failed_verification_rolls_back_to_byte_identical_files(fault: str, tmp_path: Path) -> None:
@@ -252,6 +256,22 @@ def test_xdebug_is_disabled_for_fpm_only_and_rolled_back_when_it_was_not_the_cau
     assert acted["bisect-plugins"]["verified"] and "lab-analytics" in acted["bisect-plugins"]["note"]
     # the CLI SAPI was never touched
     assert h.path("/etc/php/8.2/cli/conf.d/20-xdebug.ini").exists()
+
+
+def test_xdebug_that_slows_a_heavy_plugin_past_the_timeout_is_the_cure_not_the_plugin(tmp_path: Path) -> None:
+    h = host("web5")
+    faults.apply(h, "xdebug-slows-plugin")
+    link = "/etc/php/8.2/fpm/conf.d/20-xdebug.ini"
+    res, r = run_fix(h.name, tmp_path / "r.json", "--yes")
+    assert res.returncode == 0, res.stdout[-3000:]
+    acted = {a["id"]: a for a in r["actions"]}
+    assert "worker-timeout" in r["causes"]
+    assert acted["disable-xdebug"]["verified"] and not acted["disable-xdebug"]["rolled_back"]
+    assert "bisect-plugins" not in acted  # the heavy plugin stays: it fits once xdebug is gone
+    assert h.path(link + ".fix502-disabled").exists() and not h.path(link).exists()
+    assert h.path("/etc/php/8.2/cli/conf.d/20-xdebug.ini").exists()  # the CLI SAPI keeps it
+    fpm, cli = h.sh("php-fpm8.2 -m | grep -ci xdebug; php -m | grep -ci xdebug").stdout.split()
+    assert fpm == "0" and int(cli) > 0, (fpm, cli)  # PHP's own module list, per SAPI
 
 
 def test_xdebug_plan_renames_only_the_fpm_link(tmp_path: Path) -> None:

@@ -221,6 +221,21 @@ def xdebug_in_fpm(host: LabHost) -> None:
     restart_fpm(host)
 
 
+def xdebug_slows_plugin(host: LabHost) -> None:
+    """php8.2-xdebug installed on production (enabled for FPM, develop mode: Debian's default once
+    loaded): a heavy but legitimate plugin (~1.4 s of PHP per page here) runs 4-5x slower under it,
+    and request_terminate_timeout kills the page before it finishes.  Without xdebug it fits."""
+    edit(host, POOL, lambda t: set_ini(t, "request_terminate_timeout", "3s"))
+    host.sh(f"ln -sf /etc/php/{PHP}/mods-available/xdebug.ini /etc/php/{PHP}/fpm/conf.d/20-xdebug.ini")
+    restart_fpm(host)
+    poison_plugin(
+        host,
+        "lab-seo",
+        "$lab_seo_score = 0;\n"
+        "for ( $i = 0; $i < 150000000; $i++ ) { $lab_seo_score = ( $lab_seo_score * 31 + $i ) % 1000003; }",
+    )
+
+
 FAULTS: dict[str, Callable[[LabHost], None]] = {
     "healthy": healthy,
     "fpm-stopped": fpm_stopped,
@@ -237,6 +252,7 @@ FAULTS: dict[str, Callable[[LabHost], None]] = {
     "apache-wrong-socket": apache_wrong_socket,
     "apache-mod-php": apache_mod_php,
     "xdebug-in-fpm": xdebug_in_fpm,
+    "xdebug-slows-plugin": xdebug_slows_plugin,
 }
 
 
@@ -270,6 +286,7 @@ EXPECT: dict[str, Expect] = {
     "segfault-plugin": Expect(502, r"exited on signal 11 \(SIGSEGV\)", FPM_LOG, "worker-crash"),
     "big-headers-plugin": Expect(502, r"upstream sent too big header", NGINX_LOG, "header-too-big"),
     "request-timeout": Expect(502, r"execution timed out", FPM_LOG, "worker-timeout"),
+    "xdebug-slows-plugin": Expect(502, r"execution timed out", FPM_LOG, "worker-timeout"),
     "pool-exhausted": Expect(502, r"failed \(11: Resource temporarily unavailable\)", NGINX_LOG, "pool-exhausted"),
     "fpm-config-error": Expect(
         502, r"connect\(\) to unix:\S+ failed \(2: No such file or directory\)", NGINX_LOG, "fpm-config-error"
