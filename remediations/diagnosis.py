@@ -88,9 +88,7 @@ NGINX_CONNECT = re.compile(r"connect\(\) failed \((?P<errno>\d+): [^)]*\) while 
 # nginx: upstream timed out (110: Connection timed out) while connecting to upstream
 NGINX_CONNECT_TIMEOUT = re.compile(r"upstream timed out \(110: [^)]*\) while connecting to upstream")
 NGINX_UPSTREAM = re.compile(r'upstream: "(?P<scheme>[a-z]+)://(?P<addr>[^"]*)"')
-NGINX_PREMATURE = re.compile(
-    r"upstream prematurely closed connection while reading (?:response header from )?upstream"
-)
+NGINX_PREMATURE = re.compile(r"upstream prematurely closed connection while reading (?:response header from )?upstream")
 NGINX_RESET = re.compile(r"(?:recv|readv|writev|send)\(\) failed \(104: Connection reset by peer\) while")
 NGINX_BIG_HEADER = re.compile(r"upstream sent too big header while reading response header from upstream")
 NGINX_READ_TIMEOUT = re.compile(r"upstream timed out \(110: [^)]*\) while reading")
@@ -106,9 +104,7 @@ FPM_START_ERROR = re.compile(
     r"ERROR: (?:unable to bind listening socket|\[(?:/|pool )[^\]]*\]|FPM initialization failed"
     r"|failed to load configuration file)"
 )
-FPM_CHILD_FATAL = re.compile(
-    r"child \d+ said into stderr: \"(?:NOTICE: )?PHP message: PHP (?:Fatal|Parse) error"
-)
+FPM_CHILD_FATAL = re.compile(r"child \d+ said into stderr: \"(?:NOTICE: )?PHP message: PHP (?:Fatal|Parse) error")
 # Apache mod_proxy / mod_proxy_fcgi (captured)
 APACHE_CONNECT_UNIX = re.compile(
     r"\((?P<errno>\d+)\)[^:]*: AH02454: FCGI: attempt to connect to Unix domain socket (?P<path>\S+) "
@@ -459,18 +455,14 @@ def classify(facts: HostFacts) -> Diagnosis:
             sock = _socket_for(facts, t.address) if t.kind == "unix" else None
             if sock is not None and sock.is_socket and not web_user_can_connect(sock, user):
                 structural.append(
-                    Evidence(
-                        "stat", f"{sock.path} {sock.owner}:{sock.group} {sock.mode:04o} (web user {user})"
-                    )
+                    Evidence("stat", f"{sock.path} {sock.owner}:{sock.group} {sock.mode:04o} (web user {user})")
                 )
                 for _svc, p in all_pools(facts):
                     if p.listen == sock.path:
                         for key in ("listen.owner", "listen.group", "listen.mode"):
                             d = p.directives.get(key)
                             if d is not None:
-                                structural.append(
-                                    Evidence(f"{d.file}:{d.line}", f"{key} = {' '.join(d.args)}")
-                                )
+                                structural.append(Evidence(f"{d.file}:{d.line}", f"{key} = {' '.join(d.args)}"))
     if denied or structural:
         found.add(
             "socket-permission",
@@ -490,10 +482,7 @@ def classify(facts: HostFacts) -> Diagnosis:
             + "; check that the origin listens there and that nothing between them blocks it.",
             [
                 *_log_ev(proxy_connect),
-                *[
-                    Evidence(f"{d.file}:{d.line}", " ".join((d.name, *d.args)))
-                    for d in facts.web.proxy_passes[:2]
-                ],
+                *[Evidence(f"{d.file}:{d.line}", " ".join((d.name, *d.args))) for d in facts.web.proxy_passes[:2]],
             ],
         )
 
@@ -525,9 +514,7 @@ def classify(facts: HostFacts) -> Diagnosis:
         what = "killed by the kernel's OOM killer" if oom else "crashing mid-request"
         summary = f"PHP-FPM workers are {what}; "
         if oom:
-            summary += (
-                "lower pm.max_children so a full pool fits in RAM; find the request that allocates so much."
-            )
+            summary += "lower pm.max_children so a full pool fits in RAM; find the request that allocates so much."
         else:
             summary += (
                 "disable the extension or plugin that crashes (xdebug, imagick, a recent plugin) "
@@ -544,8 +531,7 @@ def classify(facts: HostFacts) -> Diagnosis:
     big = [s for s in signals if s.kind == "header"]
     if big:
         ev = _log_ev(big) + [
-            Evidence(f"{d.file}:{d.line}", " ".join((d.name, *d.args)))
-            for d in facts.web.buffer_directives[:2]
+            Evidence(f"{d.file}:{d.line}", " ".join((d.name, *d.args))) for d in facts.web.buffer_directives[:2]
         ]
         found.add(
             "header-too-big",
@@ -648,15 +634,12 @@ def _gate(facts: HostFacts, found: _Found, signals: list[Signal]) -> list[Cause]
             return ranked(keep)
         assert probe is not None
         if looks_like_wordpress(probe, facts):
-            return [
-                Cause("healthy", probe_ev, "the site answers 200 with WordPress content; nothing to fix.")
-            ]
+            return [Cause("healthy", probe_ev, "the site answers 200 with WordPress content; nothing to fix.")]
         return [
             Cause(
                 "not-502",
                 probe_ev,
-                "the site answers 200 but not with WordPress content; check the vhost/root, "
-                "this is not a 502.",
+                "the site answers 200 but not with WordPress content; check the vhost/root, this is not a 502.",
                 50,
             )
         ]
@@ -664,10 +647,7 @@ def _gate(facts: HostFacts, found: _Found, signals: list[Signal]) -> list[Cause]
     apache_502 = (
         facts.web.kind == "apache"
         and status == 503
-        and (
-            any(i in causes for i in CONNECTION_CAUSES)
-            or any(s.kind in ("connect", "crash-reset") for s in signals)
-        )
+        and (any(i in causes for i in CONNECTION_CAUSES) or any(s.kind in ("connect", "crash-reset") for s in signals))
     )
     if status is not None and status != 502 and not apache_502:
         # not-502: only upstream-connection causes can explain a non-502 answer.
@@ -758,9 +738,7 @@ def memory_budget(facts: HostFacts) -> dict[str, object]:
     available = avail + sum(rss)
     suggested = max(1, math.floor(available / (peak * HEADROOM)))
     verdict = "ok" if needed <= available else "over"
-    out.update(
-        needed_kb=needed, available_to_php_kb=available, suggested_max_children=suggested, verdict=verdict
-    )
+    out.update(needed_kb=needed, available_to_php_kb=available, suggested_max_children=suggested, verdict=verdict)
     rel = "fits in" if verdict == "ok" else "exceeds"
     out["message"] = (
         f"{total_children} × {peak} kB × {HEADROOM} = {needed} kB {rel} {available} kB available to PHP "
@@ -831,8 +809,7 @@ def build_checks(facts: HostFacts, diagnosis: Diagnosis, signals: list[Signal]) 
                 (
                     "socket alignment",
                     "error",
-                    f"{t.address} ({t.directive.file}:{t.directive.line}) "
-                    f"matches no pool; pools listen on {listens}",
+                    f"{t.address} ({t.directive.file}:{t.directive.line}) matches no pool; pools listen on {listens}",
                 )
             )
 
@@ -850,9 +827,7 @@ def build_checks(facts: HostFacts, diagnosis: Diagnosis, signals: list[Signal]) 
                 )
             )
         elif not web.user:
-            rows.append(
-                ("socket permissions", "info", f"{t.address} {sock.owner}:{sock.group} {sock.mode:04o}")
-            )
+            rows.append(("socket permissions", "info", f"{t.address} {sock.owner}:{sock.group} {sock.mode:04o}"))
         else:
             okp = web_user_can_connect(sock, web.user)
             rows.append(
@@ -883,9 +858,7 @@ def build_checks(facts: HostFacts, diagnosis: Diagnosis, signals: list[Signal]) 
 
     mem = diagnosis.memory
     verdict = mem.get("verdict")
-    rows.append(
-        ("memory", {"ok": "ok", "over": "warning"}.get(str(verdict), "info"), str(mem.get("message", "")))
-    )
+    rows.append(("memory", {"ok": "ok", "over": "warning"}.get(str(verdict), "info"), str(mem.get("message", ""))))
 
     wp = facts.wordpress
     if wp.root is None:

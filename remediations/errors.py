@@ -78,8 +78,9 @@ class CommandFailed(Fix502Error):
 
     kind = "command-failed"
 
-    def __init__(self, message: str, *, where: str | None = None, exit_status: int | None = None,
-                 stderr: str = "") -> None:
+    def __init__(
+        self, message: str, *, where: str | None = None, exit_status: int | None = None, stderr: str = ""
+    ) -> None:
         super().__init__(message, where=where)
         self.exit_status = exit_status
         self.stderr = stderr

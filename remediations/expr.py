@@ -93,9 +93,7 @@ class When:
         except UndefinedError as exc:
             raise Fix502Error(f"when: {self.source!r}: undefined: {exc}", where=self.where) from None
         except (TemplateError, TypeError, ValueError, ArithmeticError, LookupError) as exc:
-            raise Fix502Error(
-                f"when: {self.source!r} failed: {type(exc).__name__}: {exc}", where=self.where
-            ) from None
+            raise Fix502Error(f"when: {self.source!r} failed: {type(exc).__name__}: {exc}", where=self.where) from None
 
 
 def _walk(node: nodes.Node) -> Iterator[nodes.Node]:
@@ -151,9 +149,7 @@ def compile_when(source: str, where: str, names: frozenset[str] = WHEN_NAMES) ->
     if not text:
         raise PlaybookError([f"{where}: when: empty expression"])
     if text.startswith("{{") or "{%" in text:
-        raise PlaybookError(
-            [f"{where}: when: write the bare expression without '{{{{ }}}}' or '{{% %}}': {source!r}"]
-        )
+        raise PlaybookError([f"{where}: when: write the bare expression without '{{{{ }}}}' or '{{% %}}': {source!r}"])
     try:
         parser = Parser(_ENV, text, state="variable")
         tree = parser.parse_expression()

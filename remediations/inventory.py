@@ -252,11 +252,7 @@ class Inventory:
     def _select_groups(self, spec: str) -> set[str]:
         chosen: set[str] = set()
         for pattern in _split_commas(spec, "--group"):
-            names = [
-                g
-                for g in self.groups
-                if fnmatch.fnmatchcase(g, pattern) and (g not in _IMPLICIT or g == pattern)
-            ]
+            names = [g for g in self.groups if fnmatch.fnmatchcase(g, pattern) and (g not in _IMPLICIT or g == pattern)]
             if not names:
                 raise self._no_match("--group", pattern, self.groups, "group")
             for name in names:
@@ -280,9 +276,7 @@ class Inventory:
             try:
                 regex = re.compile(expr[1:]) if expr.startswith("~") else re.compile(fnmatch.translate(expr))
             except re.error as exc:
-                raise InventoryError(
-                    f"{self._label()}: --limit {term!r}: bad regular expression: {exc}"
-                ) from None
+                raise InventoryError(f"{self._label()}: --limit {term!r}: bad regular expression: {exc}") from None
             # Unlike Ansible, a glob never reaches the implicit groups: "a*" must not mean "all".
             groups = [g for g in self.groups if regex.match(g) and (g not in _IMPLICIT or g == expr)]
             names: set[str] = set()
@@ -325,9 +319,7 @@ class Inventory:
             chosen -= set(self._match_expr(_term_body(term, spec, self._label()), term))
         return chosen
 
-    def select(
-        self, host: str | None = None, group: str | None = None, limit: str | None = None
-    ) -> list[Host]:
+    def select(self, host: str | None = None, group: str | None = None, limit: str | None = None) -> list[Host]:
         """Hosts matching every given selector, in inventory order; nothing given → all hosts.
 
         A selector (or pattern term, exclusions included) that matches nothing is an error: a
@@ -546,9 +538,7 @@ class _Loader:
                 if value is None:
                     continue
                 if not isinstance(value, CommentedMap):
-                    self.problems.append(
-                        f"{vwhere}: children of group {name!r} must be a mapping, not {_kind(value)}"
-                    )
+                    self.problems.append(f"{vwhere}: children of group {name!r} must be a mapping, not {_kind(value)}")
                     continue
                 for child, child_data in value.items():
                     self._parse_group(child, child_data, name, key_where(self.display, value, child), value)
@@ -573,9 +563,7 @@ class _Loader:
             except ValueError as exc:
                 self.problems.append(f"{kwhere}: host {raw_name!r}: {exc}")
                 continue
-            layer = self._layer(
-                data, self.display, f"host {raw_name!r}", value_where(self.display, hosts, raw_name)
-            )
+            layer = self._layer(data, self.display, f"host {raw_name!r}", value_where(self.display, hosts, raw_name))
             for name in names:
                 problem = _token_problem(name, _NAME_RE)
                 if problem:
@@ -701,9 +689,7 @@ def _boolean(value: Any) -> bool | None:
     return None
 
 
-def _build_host(
-    name: str, where: str, merged: _Layer, groups: tuple[str, ...], problems: list[str]
-) -> Host | None:
+def _build_host(name: str, where: str, merged: _Layer, groups: tuple[str, ...], problems: list[str]) -> Host | None:
     before = len(problems)
 
     def bad(var: _Var, key: str, message: str) -> None:
@@ -872,9 +858,7 @@ def load_inventory(path: str | Path) -> Inventory:
                 loader.file_layer("host_vars", name),
             ]
         )
-        host = _build_host(
-            name, loader.host_where[name], merged, tuple(sorted(all_groups - {"all"})), loader.problems
-        )
+        host = _build_host(name, loader.host_where[name], merged, tuple(sorted(all_groups - {"all"})), loader.problems)
         if host is not None:
             hosts[name] = host
 

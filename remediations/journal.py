@@ -27,14 +27,14 @@ BACKUP_ROOT = "/var/backups/fix502"
 
 # Runs a service action the way the host's init does it.
 SERVICE_SH = (
-    'svc() { if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then '
+    "svc() { if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then "
     'if [ "$2" = enable ]; then systemctl enable "$1"; else systemctl "$2" "$1"; fi; '
     'else if [ "$2" = enable ]; then return 0; fi; service "$1" "$2"; fi; }'
 )
 
 # Is a service running now?  (systemd: is-active; sysv: the init script's status.)
 STATUS_SH = (
-    'active() { if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then '
+    "active() { if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then "
     'systemctl is-active --quiet "$1"; else service "$1" status >/dev/null 2>&1; fi; }'
 )
 
@@ -48,8 +48,7 @@ PREAMBLE = (
 # Back up "$P" as files/N: the copy keeps its times but is 0600 (backups hold secrets such as
 # wp-config.php); owner and mode of the original go to files/N.meta so undo restores them.
 BACKUP_SH = (
-    'cp -p "$P" "$D/files/{n}" && chmod 600 "$D/files/{n}" '
-    '&& stat -c "%a %u %g" "$P" > "$D/files/{n}.meta" || exit 97'
+    'cp -p "$P" "$D/files/{n}" && chmod 600 "$D/files/{n}" && stat -c "%a %u %g" "$P" > "$D/files/{n}.meta" || exit 97'
 )
 
 # R := the file a (possibly symlinked) path names.  $(...) strips trailing newlines, which a file
@@ -104,10 +103,15 @@ class Journal:
         if result.exit_status == 97:
             raise BackupFailed(f"{what}: cannot back up to {self.dir}: {last}; nothing changed", where=self.t.host.name)
         if result.exit_status == 98:
-            raise Fix502Error(f"{what}: file changed on the host since it was read; nothing changed",
-                              where=self.t.host.name)
-        raise CommandFailed(f"{what} failed (exit {result.exit_status}): {last}", where=self.t.host.name,
-                            exit_status=result.exit_status, stderr=result.stderr)
+            raise Fix502Error(
+                f"{what}: file changed on the host since it was read; nothing changed", where=self.t.host.name
+            )
+        raise CommandFailed(
+            f"{what} failed (exit {result.exit_status}): {last}",
+            where=self.t.host.name,
+            exit_status=result.exit_status,
+            stderr=result.stderr,
+        )
 
     def begin(self, playbook: str, controller: str) -> None:
         rec = {"op": "begin", "run_id": self.run_id, "playbook": playbook, "controller": controller}
@@ -122,33 +126,48 @@ class Journal:
             return self._write(op, fix_id)
         if isinstance(op, Rename):
             rec: dict[str, Any] = {"op": "rename", "fix": fix_id, "src": op.src, "dst": op.dst}
-            script = (self._preamble() + f"S={q(op.src)}; T={q(op.dst)}; "
-                      '[ -e "$S" ] || { echo "$S does not exist" >&2; exit 3; }; '
-                      '[ ! -e "$T" ] || { echo "$T already exists" >&2; exit 3; }; '
-                      "{ " + self._record(rec) + '} || exit 97; mv "$S" "$T"')
+            script = (
+                self._preamble() + f"S={q(op.src)}; T={q(op.dst)}; "
+                '[ -e "$S" ] || { echo "$S does not exist" >&2; exit 3; }; '
+                '[ ! -e "$T" ] || { echo "$T already exists" >&2; exit 3; }; '
+                "{ " + self._record(rec) + '} || exit 97; mv "$S" "$T"'
+            )
             self._run(script, op.describe())
             return Applied(op, True)
         if isinstance(op, MakeDir):
             rec = {"op": "mkdir", "fix": fix_id, "path": op.path}
-            script = (self._preamble() + f"P={q(op.path)}; L={q(op.like)}; "
-                      "{ " + self._record(rec) + '} || exit 97; mkdir "$P"; '
-                      'chown --reference="$L" "$P"; chmod --reference="$L" "$P"')
+            script = (
+                self._preamble() + f"P={q(op.path)}; L={q(op.like)}; "
+                "{ " + self._record(rec) + '} || exit 97; mkdir "$P"; '
+                'chown --reference="$L" "$P"; chmod --reference="$L" "$P"'
+            )
             self._run(script, op.describe())
             return Applied(op, True)
         if isinstance(op, RemoveStale):
             n = self.seq + 1
             rec = {"op": "remove", "fix": fix_id, "path": op.path, "backup": f"files/{n}"}
-            script = (self._preamble() + f"P={q(op.path)}; "
-                      '[ -e "$P" ] || [ -L "$P" ] || exit 0; '
-                      f'if [ -f "$P" ]; then {BACKUP_SH.format(n=n)}; fi; '
-                      "{ " + self._record(rec) + '} || exit 97; rm -f "$P"')
+            script = (
+                self._preamble() + f"P={q(op.path)}; "
+                '[ -e "$P" ] || [ -L "$P" ] || exit 0; '
+                f'if [ -f "$P" ]; then {BACKUP_SH.format(n=n)}; fi; '
+                "{ " + self._record(rec) + '} || exit 97; rm -f "$P"'
+            )
             self._run(script, op.describe())
             return Applied(op, True)
         if isinstance(op, Service):
             rec = {"op": "service", "fix": fix_id, "name": op.name, "action": op.action, "was_active": "@W@"}
             record = self._record(rec).replace('"@W@"', "'\"$W\"'")
-            script = (self._preamble() + SERVICE_SH + "; " + STATUS_SH + f"; W=false; active {q(op.name)} && W=true; "
-                      + "{ " + record + "} || exit 97; " + f"svc {q(op.name)} {q(op.action)}")
+            script = (
+                self._preamble()
+                + SERVICE_SH
+                + "; "
+                + STATUS_SH
+                + f"; W=false; active {q(op.name)} && W=true; "
+                + "{ "
+                + record
+                + "} || exit 97; "
+                + f"svc {q(op.name)} {q(op.action)}"
+            )
             self._run(script, op.describe())
             return Applied(op, True)
         if isinstance(op, Command):
@@ -163,10 +182,14 @@ class Journal:
         rec = {"op": "write", "fix": fix_id, "path": op.path, "backup": f"files/{n}"}
         script = (
             self._preamble()
-            + REAL_SH + f"; real {q(op.path)} || exit 98; P=$R; "
+            + REAL_SH
+            + f"; real {q(op.path)} || exit 98; P=$R; "
             + f'[ "$(sha256sum < "$P" | cut -d" " -f1)" = {q(sha256(op.before))} ] || exit 98; '
-            + BACKUP_SH.format(n=n) + "; "
-            + "{ " + self._record(rec) + "} || exit 97; "
+            + BACKUP_SH.format(n=n)
+            + "; "
+            + "{ "
+            + self._record(rec)
+            + "} || exit 97; "
             + 'TMP=$(mktemp "${P%/*}/.fix502.XXXXXX"); '
             # The new content arrives on stdin: a connection that dies mid-transfer leaves a short
             # file, which must never replace the target (cat exits 0 on a plain EOF).
@@ -212,8 +235,16 @@ def undo_run(t: Runner, run_id: str, *, fix_id: str | None = None) -> list[str]:
     d = f"{BACKUP_ROOT}/{run_id}"
     lines: list[str] = []
     services: dict[str, bool] = {}  # name -> was it running before this run first touched it
-    script = [PREAMBLE.format(d=q(d), root=q(BACKUP_ROOT)), "set +e; rc=0; ", SERVICE_SH, "; ",
-              RESTORE_SH, "; ", REAL_SH, "; "]
+    script = [
+        PREAMBLE.format(d=q(d), root=q(BACKUP_ROOT)),
+        "set +e; rc=0; ",
+        SERVICE_SH,
+        "; ",
+        RESTORE_SH,
+        "; ",
+        REAL_SH,
+        "; ",
+    ]
     for rec in reversed(records):
         seq = rec.get("seq")
         if seq in undone or (fix_id and rec.get("fix") != fix_id):
@@ -224,8 +255,10 @@ def undo_run(t: Runner, run_id: str, *, fix_id: str | None = None) -> list[str]:
             b = f'"$D"/{q(rec["backup"])}'
             # The journal names the path as the fix saw it (often a symlink, sites-enabled/x): the
             # write replaced the file it points to, so undo must too, and keep the link a link.
-            step = (f'if [ -f {b} ] && real {q(rec["path"])}; then restore {b} "$R" || rc=1; '
-                    'rm -f "${R%/*}"/.fix502.??????; fi; ')
+            step = (
+                f'if [ -f {b} ] && real {q(rec["path"])}; then restore {b} "$R" || rc=1; '
+                'rm -f "${R%/*}"/.fix502.??????; fi; '
+            )
             lines.append(f"restore {rec['path']}")
         elif op == "rename":
             s, dst = q(rec["src"]), q(rec["dst"])

@@ -253,9 +253,7 @@ class _Checker:
                 if isinstance(item, bool):
                     item = "true" if item else "false"
                 if not isinstance(item, str):
-                    self.add(
-                        iwhere, f"when: list items must be expressions (strings), not {_value_name(item)}"
-                    )
+                    self.add(iwhere, f"when: list items must be expressions (strings), not {_value_name(item)}")
                     continue
                 try:
                     compile_when(item, iwhere)
@@ -311,9 +309,7 @@ class _Checker:
         if data is None:
             return DiagnoseStep(None, where)
         if not isinstance(data, CommentedMap):
-            self.add(
-                dwhere, f"diagnose must be a mapping such as {{}} or {{window: 900}}, not {_value_name(data)}"
-            )
+            self.add(dwhere, f"diagnose must be a mapping such as {{}} or {{window: 900}}, not {_value_name(data)}")
             return DiagnoseStep(None, where)
         for key in data:
             if key not in _DIAGNOSE_KEYS:
@@ -354,9 +350,7 @@ class _Checker:
                 self.add(self.vw(step, "name"), f"name must be a non-empty string, not {step['name']!r}")
         when = self.when(step["when"], self.vw(step, "when")) if "when" in step else None
         params = self.params(fix_id, step.get("with"), self.vw(step, "with")) if "with" in step else {}
-        verify = (
-            self.verify(step.get("verify"), self.vw(step, "verify")) if "verify" in step else VerifySpec()
-        )
+        verify = self.verify(step.get("verify"), self.vw(step, "verify")) if "verify" in step else VerifySpec()
         rollback = "auto"
         if "rollback" in step:
             value = step["rollback"]
@@ -377,9 +371,7 @@ class _Checker:
             raise PlaybookError([f"{top}: playbook must be a mapping with name, vars and steps{hint}"])
         for key in doc:
             if key == "hosts":
-                self.add(
-                    self.kw(doc, key), "a playbook names no hosts; choose them with --host/--group/--limit"
-                )
+                self.add(self.kw(doc, key), "a playbook names no hosts; choose them with --host/--group/--limit")
             elif key not in _TOP_KEYS:
                 self.add(self.kw(doc, key), _unknown(key, _TOP_KEYS, "the playbook"))
         name = path.stem

@@ -32,9 +32,7 @@ _STYLE = {
 class FleetProgress:
     """Feed it ``started``/``event``/``done`` from any thread; use it as a context manager."""
 
-    def __init__(
-        self, console: Console, total: int, *, live: bool | None = None, refresh: float = 4.0
-    ) -> None:
+    def __init__(self, console: Console, total: int, *, live: bool | None = None, refresh: float = 4.0) -> None:
         self.console = console
         self.total = total
         self.live = console.rich if live is None else live

@@ -21,17 +21,17 @@ if TYPE_CHECKING:
 
 _T = TypeVar("_T")
 
-_SECRET_NAMES = (r"DB_PASSWORD|(?:SECURE_)?AUTH_KEY|LOGGED_IN_KEY|NONCE_KEY|(?:SECURE_)?AUTH_SALT|"
-                 r"LOGGED_IN_SALT|NONCE_SALT")
+_SECRET_NAMES = (
+    r"DB_PASSWORD|(?:SECURE_)?AUTH_KEY|LOGGED_IN_KEY|NONCE_KEY|(?:SECURE_)?AUTH_SALT|"
+    r"LOGGED_IN_SALT|NONCE_SALT"
+)
 # define('NAME', 'v'), 'NAME' => 'v' (arrays, wp-cli config dumps), NAME='v' (shell/env dumps)
 _SECRET_DEFINE = re.compile(
     rf"""((?:define\s*\(\s*)?['"]?\b(?:{_SECRET_NAMES})\b['"]?\s*(?:,|=>|=|:)\s*)(['"]).*?\2""",
     re.I,
 )
 # A whole key, or one cut short (a truncated log line or excerpt): everything after BEGIN goes.
-_PRIVATE_KEY = re.compile(
-    r"-----BEGIN [A-Z ]*PRIVATE KEY-----(?:.*?-----END [A-Z ]*PRIVATE KEY-----|.*)", re.S
-)
+_PRIVATE_KEY = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----(?:.*?-----END [A-Z ]*PRIVATE KEY-----|.*)", re.S)
 _PASSWORD_KV = re.compile(
     r"""((?:password|passwd|pwd|DB_PASSWORD|(?:SECURE_)?AUTH_KEY|LOGGED_IN_KEY|NONCE_KEY|[A-Z_]*SALT)"""
     r"""['"]?\s*(?:=>|[=:])\s*)(['"]?)[^\s'"]+\2""",
@@ -61,16 +61,19 @@ def redact_obj(value: _T) -> _T:
 # ----------------------------------------------------------------------------------------------
 # JSON report
 # ----------------------------------------------------------------------------------------------
-def report_dict(run_id: str, playbook: str, dry_run: bool, results: dict[str, HostResult],
-                stopped: str | None = None) -> dict[str, Any]:
-    return redact_obj({
-        "run_id": run_id,
-        "playbook": playbook,
-        "dry_run": dry_run,
-        "stopped": stopped,
-        "hosts": {name: r.as_json() for name, r in results.items()},
-        "counts": dict(Counter(r.status for r in results.values())),
-    })
+def report_dict(
+    run_id: str, playbook: str, dry_run: bool, results: dict[str, HostResult], stopped: str | None = None
+) -> dict[str, Any]:
+    return redact_obj(
+        {
+            "run_id": run_id,
+            "playbook": playbook,
+            "dry_run": dry_run,
+            "stopped": stopped,
+            "hosts": {name: r.as_json() for name, r in results.items()},
+            "counts": dict(Counter(r.status for r in results.values())),
+        }
+    )
 
 
 def write_json(path: str, data: dict[str, Any]) -> None:
@@ -93,62 +96,81 @@ def bundle_dict(run_id: str, host: Host, r: HostResult) -> dict[str, Any]:
     plugins: dict[str, Any] = {}
     edge: dict[str, Any] = {}
     if facts is not None:
-        kills = [ln.text for ln in facts.logs if "exited on signal" in ln.text or "Killed process" in ln.text
-                 or "Out of memory" in ln.text]
-        stack = {"web_server": facts.web.kind, "php_fpm": [f"{s.service} ({s.state})" for s in facts.fpm],
-                 "init": facts.fpm[0].init if facts.fpm else None, "wordpress": facts.wordpress.version,
-                 "wordpress_root": facts.wordpress.root}
-        plugins = {"active": facts.wordpress.active_plugins,
-                   "updated_last_48h": [name for name, _ in facts.wordpress.plugins_recent],
-                   "mu_plugins": facts.wordpress.mu_plugins, "theme": facts.wordpress.stylesheet}
+        kills = [
+            ln.text
+            for ln in facts.logs
+            if "exited on signal" in ln.text or "Killed process" in ln.text or "Out of memory" in ln.text
+        ]
+        stack = {
+            "web_server": facts.web.kind,
+            "php_fpm": [f"{s.service} ({s.state})" for s in facts.fpm],
+            "init": facts.fpm[0].init if facts.fpm else None,
+            "wordpress": facts.wordpress.version,
+            "wordpress_root": facts.wordpress.root,
+        }
+        plugins = {
+            "active": facts.wordpress.active_plugins,
+            "updated_last_48h": [name for name, _ in facts.wordpress.plugins_recent],
+            "mu_plugins": facts.wordpress.mu_plugins,
+            "theme": facts.wordpress.stylesheet,
+        }
         local, remote = facts.local_probe, facts.remote_probe
-        edge = {"site_status_via_url": remote.status if remote else None,
-                "server_header": remote.server if remote else None,
-                "origin_status_bypassing_edge": local.status if local else None,
-                "behind_edge": bool(remote and remote.server and "cloudflare" in remote.server.lower())}
-    return redact_obj({
-        "host": host.name,
-        "run_id": run_id,
-        "url": str(host.vars.get("site_url") or f"http://{host.address}/"),
-        "time": now.isoformat(timespec="seconds"),
-        "timezone": now.strftime("%Z %z"),
-        "stack": stack,
-        "causes": r.causes,
-        "web_server_lines": web_lines,
-        "signal_and_oom_lines": kills,
-        "dmesg_readable": facts.dmesg_readable if facts else None,
-        "memory": r.memory or (diag.memory if diag else {}),
-        "edge": edge,
-        "plugins": plugins,
-        "actions_tried": [a.as_json() for a in r.actions],
-        "notes": facts.notes if facts else [],
-    })
+        edge = {
+            "site_status_via_url": remote.status if remote else None,
+            "server_header": remote.server if remote else None,
+            "origin_status_bypassing_edge": local.status if local else None,
+            "behind_edge": bool(remote and remote.server and "cloudflare" in remote.server.lower()),
+        }
+    return redact_obj(
+        {
+            "host": host.name,
+            "run_id": run_id,
+            "url": str(host.vars.get("site_url") or f"http://{host.address}/"),
+            "time": now.isoformat(timespec="seconds"),
+            "timezone": now.strftime("%Z %z"),
+            "stack": stack,
+            "causes": r.causes,
+            "web_server_lines": web_lines,
+            "signal_and_oom_lines": kills,
+            "dmesg_readable": facts.dmesg_readable if facts else None,
+            "memory": r.memory or (diag.memory if diag else {}),
+            "edge": edge,
+            "plugins": plugins,
+            "actions_tried": [a.as_json() for a in r.actions],
+            "notes": facts.notes if facts else [],
+        }
+    )
 
 
 def bundle_markdown(b: dict[str, Any]) -> str:
     def bullet(items: list[Any] | None) -> str:
         return "\n".join(f"    - `{i}`" for i in items) if items else "    - none"
 
-    tried = "\n".join(
-        f"- {a['id']}: changed={a['changed']} verified={a['verified']} rolled_back={a['rolled_back']}"
-        + (f" — {a['error']}" if a.get("error") else "") + (f" — {a['note']}" if a.get("note") else "")
-        for a in b["actions_tried"]) or "- none"
-    return f"""# 502 escalation: {b['host']}
+    tried = (
+        "\n".join(
+            f"- {a['id']}: changed={a['changed']} verified={a['verified']} rolled_back={a['rolled_back']}"
+            + (f" — {a['error']}" if a.get("error") else "")
+            + (f" — {a['note']}" if a.get("note") else "")
+            for a in b["actions_tried"]
+        )
+        or "- none"
+    )
+    return f"""# 502 escalation: {b["host"]}
 
-fix502 could not bring the site back; every change it tried has been rolled back (run `{b['run_id']}`).
+fix502 could not bring the site back; every change it tried has been rolled back (run `{b["run_id"]}`).
 
-- **URL**: {b['url']}
-- **Time**: {b['time']} ({b['timezone']})
-- **Stack**: {b['stack']}
-- **Causes named**: {', '.join(b['causes']) or 'none'}
+- **URL**: {b["url"]}
+- **Time**: {b["time"]} ({b["timezone"]})
+- **Stack**: {b["stack"]}
+- **Causes named**: {", ".join(b["causes"]) or "none"}
 - **Web server error lines**:
-{bullet(b['web_server_lines'])}
-- **Signal / OOM lines** (dmesg readable: {b['dmesg_readable']}):
-{bullet(b['signal_and_oom_lines'])}
-- **pm.max_children × RSS vs RAM**: {b['memory']}
-- **Edge**: {b['edge']}
-- **Active plugins**: {b['plugins'].get('active')}
-- **Plugins updated in the last 48 h**: {b['plugins'].get('updated_last_48h')}
+{bullet(b["web_server_lines"])}
+- **Signal / OOM lines** (dmesg readable: {b["dmesg_readable"]}):
+{bullet(b["signal_and_oom_lines"])}
+- **pm.max_children × RSS vs RAM**: {b["memory"]}
+- **Edge**: {b["edge"]}
+- **Active plugins**: {b["plugins"].get("active")}
+- **Plugins updated in the last 48 h**: {b["plugins"].get("updated_last_48h")}
 
 ## What fix502 tried
 {tried}
@@ -217,7 +239,8 @@ class Console:
         groups: dict[str, list[str]] = {}
         for name, r in results.items():
             text = "\n".join(a.plan + (f"\n  ({a.note})" if a.note else "") for a in r.actions) or (
-                "nothing to do (healthy)" if r.status == "healthy" else f"no plan ({r.status}: {r.error or ''})")
+                "nothing to do (healthy)" if r.status == "healthy" else f"no plan ({r.status}: {r.error or ''})"
+            )
             groups.setdefault(text, []).append(name)
         for text, names in groups.items():
             self.line(f"=== plan for {', '.join(names)}")
@@ -227,8 +250,7 @@ class Console:
     def recap(self, results: dict[str, HostResult], stopped: str | None = None) -> None:
         rows = []
         for name, r in results.items():
-            acts = ", ".join(
-                a.id + ("✓" if a.verified else "↺" if a.rolled_back else "") for a in r.actions) or "-"
+            acts = ", ".join(a.id + ("✓" if a.verified else "↺" if a.rolled_back else "") for a in r.actions) or "-"
             rows.append([name, r.status, ", ".join(r.causes) or "-", acts, (r.error or r.bundle or "")[:120]])
         self.table("recap", ["host", "status", "causes", "actions", "detail"], rows)
         counts = Counter(r.status for r in results.values())

@@ -27,8 +27,7 @@ def _sizes(serial: str) -> list[tuple[int, bool]]:
         match = _ITEM.match(item)
         if not match:
             raise OptionError(
-                f"--serial {serial!r}: {item!r} is not a host count or a percentage "
-                "(examples: 1, 10%, 1,10%,100%)"
+                f"--serial {serial!r}: {item!r} is not a host count or a percentage (examples: 1, 10%, 1,10%,100%)"
             )
         value, pct = int(match.group(1)), bool(match.group(2))
         if pct and value > 100:

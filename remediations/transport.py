@@ -143,9 +143,7 @@ class SSHTransport:
                 client.load_host_keys(str(self.known_hosts))
             except (OSError, paramiko.SSHException) as exc:
                 raise InputError(f"cannot read known_hosts {self.known_hosts}: {exc}", where=host.name) from None
-        client.set_missing_host_key_policy(
-            _TrustOnFirstUse(self.known_hosts) if accept_new_hosts else _Strict()
-        )
+        client.set_missing_host_key_policy(_TrustOnFirstUse(self.known_hosts) if accept_new_hosts else _Strict())
 
     # -- connection -----------------------------------------------------------------------
     def open(self) -> None:
@@ -172,8 +170,9 @@ class SSHTransport:
                 f"cannot connect to {self.host.address}:{self.host.port}: {_errors(exc)}", where=self.host.name
             ) from None
         except (OSError, paramiko.SSHException, EOFError) as exc:
-            raise Unreachable(f"ssh to {self.host.address}:{self.host.port} failed: {exc}",
-                              where=self.host.name) from None
+            raise Unreachable(
+                f"ssh to {self.host.address}:{self.host.port} failed: {exc}", where=self.host.name
+            ) from None
         self.connections_opened += 1
 
     def run(self, command: str, *, stdin: str | None = None, timeout: float | None = None) -> CmdResult:
@@ -219,9 +218,7 @@ class LocalTransport:
         return None
 
 
-def _invoke_run(
-    ctx: invoke.context.Context, host: Host, command: str, stdin: str | None, timeout: float
-) -> CmdResult:
+def _invoke_run(ctx: invoke.context.Context, host: Host, command: str, stdin: str | None, timeout: float) -> CmdResult:
     """One command through invoke (fabric's Connection is an invoke Context), for both transports:
     become wrapping, stdin, timeout → CommandTimeout.  Connection-level failures are the caller's."""
     if host.become and host.user != "root":
@@ -257,12 +254,12 @@ def check_key_files(hosts: list[Host]) -> None:
             try:
                 Path(host.key_file).read_bytes()
             except OSError as exc:
-                raise InputError(f"cannot read private key {host.key_file}: {exc.strerror}",
-                                 where=host.name) from None
+                raise InputError(f"cannot read private key {host.key_file}: {exc.strerror}", where=host.name) from None
 
 
-def run_ok(transport: Runner, command: str, *, what: str, stdin: str | None = None,
-           timeout: float | None = None) -> CmdResult:
+def run_ok(
+    transport: Runner, command: str, *, what: str, stdin: str | None = None, timeout: float | None = None
+) -> CmdResult:
     """Run and require success; the failure names the host and what we were doing."""
     result = transport.run(command, stdin=stdin, timeout=timeout)
     if not result.ok:
@@ -281,5 +278,15 @@ def _errors(exc: paramiko.ssh_exception.NoValidConnectionsError) -> str:
     return "; ".join(sorted(reasons)) or "no route"
 
 
-__all__ = ["CmdResult", "LocalTransport", "Runner", "SSHTransport", "TransportError", "check_key_files", "connect",
-           "join", "q", "run_ok"]
+__all__ = [
+    "CmdResult",
+    "LocalTransport",
+    "Runner",
+    "SSHTransport",
+    "TransportError",
+    "check_key_files",
+    "connect",
+    "join",
+    "q",
+    "run_ok",
+]

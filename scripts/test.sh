@@ -3,6 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m ruff check remediations tests tasks.py bench
+python3 -m ruff format --check remediations tests tasks.py bench
 python3 -m mypy remediations
 python3 -m pytest -q tests/unit
 status=0

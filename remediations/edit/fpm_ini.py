@@ -159,9 +159,7 @@ def set_value(text: str, section: str | None, key: str, value: str) -> str:
         old = line.body[line.value_start : line.value_end]
         quote = old[0] if old[:1] in ("'", '"') else None
         new = render_value(value, quote)
-        if line.value_start == len(line.body.rstrip()) and not line.body[: line.value_start].endswith(
-            (" ", "\t")
-        ):
+        if line.value_start == len(line.body.rstrip()) and not line.body[: line.value_start].endswith((" ", "\t")):
             new = " " + new  # "key =" had no room for a value
         start = line.start + line.value_start
         return text[:start] + new + text[line.start + line.value_end :]

@@ -115,9 +115,7 @@ def _collect(sections: list[p.Section]) -> _Collected:
     return c
 
 
-def _service_procs(
-    procs: list[p.Proc], pidfile: p.PidFile | None, comms: tuple[str, ...]
-) -> tuple[bool, list[p.Proc]]:
+def _service_procs(procs: list[p.Proc], pidfile: p.PidFile | None, comms: tuple[str, ...]) -> tuple[bool, list[p.Proc]]:
     """Master and workers of one web server: by its pid file, else any master of that name."""
     if pidfile is not None and pidfile.pid is not None and pidfile.alive:
         master = pidfile.pid
@@ -126,9 +124,7 @@ def _service_procs(
     if pidfile is not None and pidfile.exists:
         return False, []  # a pid file naming a dead process: stopped (or crashed)
     by_pid = {x.pid: x for x in procs}
-    group = [
-        x for x in procs if x.comm in comms and (x.ppid not in by_pid or by_pid[x.ppid].comm not in comms)
-    ]
+    group = [x for x in procs if x.comm in comms and (x.ppid not in by_pid or by_pid[x.ppid].comm not in comms)]
     masters = {x.pid for x in group}
     group += [x for x in procs if x.ppid in masters]
     return bool(group), group
@@ -322,9 +318,7 @@ def parse_evidence(output: str, *, since: float | None = None, window_seconds: i
     logs: list[LogLine] = []
     for source, body in c.logs:
         logs.extend(
-            line
-            for line in p.parse_log(source, body, tz)
-            if line.time is not None and line.time >= window_start
+            line for line in p.parse_log(source, body, tz) if line.time is not None and line.time >= window_start
         )
     dmesg_body = c.cmds.get("dmesg")
     dmesg_readable = dmesg_body is not None and c.rcs.get("dmesg") == 0

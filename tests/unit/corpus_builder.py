@@ -140,9 +140,7 @@ def web_server(spec: dict[str, Any]) -> WebServer:
     )
     targets = [target(str(t[0]), conf, int(t[1])) for t in spec.get("targets", [default_target])]
     proxies = [
-        Directive(
-            "proxy_pass" if kind == "nginx" else "ProxyPass", tuple(str(a) for a in p[0]), conf, int(p[1])
-        )
+        Directive("proxy_pass" if kind == "nginx" else "ProxyPass", tuple(str(a) for a in p[0]), conf, int(p[1]))
         for p in spec.get("proxy_passes", [])
     ]
     default_mods = [

@@ -11,9 +11,7 @@ from remediations.diagnosis import classify
 from tests.unit.corpus_builder import CORPUS, build_facts, load_cases
 
 CASES = load_cases()
-CAPTURED = "\n".join(
-    p.read_text() for p in sorted((CORPUS / "captured").iterdir()) if p.suffix in (".log", ".txt")
-)
+CAPTURED = "\n".join(p.read_text() for p in sorted((CORPUS / "captured").iterdir()) if p.suffix in (".log", ".txt"))
 
 
 def test_corpus_is_large_enough_and_covers_every_cause() -> None:

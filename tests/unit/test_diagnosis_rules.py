@@ -188,9 +188,7 @@ def test_memory_rule_unknown_without_rss() -> None:
 
 
 def test_memory_rule_rounds_needed_up() -> None:
-    m = memory_budget(
-        _facts(fpm={"pools": ["locked"], "worker_rss_kb": [3]}, resources={"mem_available_kb": 1})
-    )
+    m = memory_budget(_facts(fpm={"pools": ["locked"], "worker_rss_kb": [3]}, resources={"mem_available_kb": 1}))
     assert m["needed_kb"] == 4  # ceil(1 × 3 × 1.25)
     assert m["verdict"] == "ok"  # 1 + 3 available
 
@@ -292,14 +290,10 @@ def test_non_502_status_never_gets_502_causes() -> None:
 
 
 def test_config_error_ranks_before_fpm_down_and_mismatch_before_down_when_fpm_runs() -> None:
-    d = classify(
-        _facts(fpm={"state": "stopped", "config_test_ok": False, "config_test_output": "x ERROR: y"})
-    )
+    d = classify(_facts(fpm={"state": "stopped", "config_test_ok": False, "config_test_output": "x ERROR: y"}))
     assert d.ids[:2] == ["fpm-config-error", "fpm-down"]
     assert d.causes[0].score > d.causes[1].score
-    d = classify(
-        _facts(web={"targets": [["unix:/tmp/dl/run/php8.1-fpm.sock", 20]]}, local_probe={"status": 502})
-    )
+    d = classify(_facts(web={"targets": [["unix:/tmp/dl/run/php8.1-fpm.sock", 20]]}, local_probe={"status": 502}))
     assert d.ids == ["socket-mismatch"]
 
 

@@ -39,9 +39,7 @@ VHOST = (
 def changes(before: str, after: str) -> list[str]:
     return [
         line
-        for line in difflib.unified_diff(
-            before.splitlines(keepends=True), after.splitlines(keepends=True), n=0
-        )
+        for line in difflib.unified_diff(before.splitlines(keepends=True), after.splitlines(keepends=True), n=0)
         if line[:1] in "+-" and not line.startswith(("+++", "---"))
     ]
 
@@ -130,9 +128,7 @@ def test_each_form_changes_one_line(line: int, target: str, old: str, new: str) 
 
 def test_paths_with_spaces_get_quotes() -> None:
     after = set_handler_target(VHOST, 7, "/run/my php/fpm.sock")
-    assert (
-        changes(VHOST, after)[1] == '+        SetHandler "proxy:unix:/run/my php/fpm.sock|fcgi://localhost"\n'
-    )
+    assert changes(VHOST, after)[1] == '+        SetHandler "proxy:unix:/run/my php/fpm.sock|fcgi://localhost"\n'
 
 
 @pytest.mark.parametrize("line", [1, 3, 6, 11, 12])
@@ -160,9 +156,7 @@ def test_parse_target() -> None:
 
 
 SOCKETS = st.from_regex(r"/run/php/[a-z0-9.\-]{1,12}\.sock", fullmatch=True)
-TCP = st.builds(
-    lambda h, p: f"{h}:{p}", st.sampled_from(["127.0.0.1", "[::1]", "10.0.0.5"]), st.integers(1, 65535)
-)
+TCP = st.builds(lambda h, p: f"{h}:{p}", st.sampled_from(["127.0.0.1", "[::1]", "10.0.0.5"]), st.integers(1, 65535))
 
 
 @settings(max_examples=80, deadline=None)

@@ -23,9 +23,7 @@ XDEBUG = (DEBIAN / "php-mods-available-xdebug.ini").read_text()
 def changes(before: str, after: str) -> list[str]:
     return [
         line
-        for line in difflib.unified_diff(
-            before.splitlines(keepends=True), after.splitlines(keepends=True), n=0
-        )
+        for line in difflib.unified_diff(before.splitlines(keepends=True), after.splitlines(keepends=True), n=0)
         if line[:1] in "+-" and not line.startswith(("+++", "---"))
     ]
 
@@ -139,9 +137,7 @@ def test_comment_out_xdebug() -> None:
 
 
 def test_comment_out_matches_full_paths_and_leaves_other_extensions() -> None:
-    text = (
-        "zend_extension=opcache.so\n  zend_extension = /usr/lib/php/20220829/xdebug.so\nxdebug.mode=debug\n"
-    )
+    text = "zend_extension=opcache.so\n  zend_extension = /usr/lib/php/20220829/xdebug.so\nxdebug.mode=debug\n"
     after = comment_out(text, None, "zend_extension", "xdebug.so")
     assert after == text.replace("  zend_extension = /usr", "  ;zend_extension = /usr")
 
@@ -174,9 +170,7 @@ def test_round_trip_any_value_through_a_quoted_line(value: str) -> None:
 
 
 # --- the real php-fpm ------------------------------------------------------------------------
-PHP_FPM = shutil.which("php-fpm8.2") or (
-    "/usr/sbin/php-fpm8.2" if Path("/usr/sbin/php-fpm8.2").exists() else None
-)
+PHP_FPM = shutil.which("php-fpm8.2") or ("/usr/sbin/php-fpm8.2" if Path("/usr/sbin/php-fpm8.2").exists() else None)
 needs_fpm = pytest.mark.skipif(PHP_FPM is None, reason="php-fpm8.2 not installed")
 
 

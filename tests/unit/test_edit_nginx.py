@@ -37,9 +37,7 @@ def changes(before: str, after: str) -> list[str]:
     """Only the -/+ lines of a diff: what a reviewer would see changed."""
     return [
         line
-        for line in difflib.unified_diff(
-            before.splitlines(keepends=True), after.splitlines(keepends=True), n=0
-        )
+        for line in difflib.unified_diff(before.splitlines(keepends=True), after.splitlines(keepends=True), n=0)
         if line[:1] in "+-" and not line.startswith(("+++", "---"))
     ]
 
@@ -213,10 +211,7 @@ def test_ensure_on_an_included_snippet_works_at_top_level() -> None:
 
 def test_ensure_keeps_crlf_and_a_missing_final_newline() -> None:
     text = "location / {\r\n  fastcgi_pass a:1;\r\n}\r\n"
-    assert (
-        ensure_directive_in_block(text, 2, "x", ["1"])
-        == "location / {\r\n  fastcgi_pass a:1;\r\n  x 1;\r\n}\r\n"
-    )
+    assert ensure_directive_in_block(text, 2, "x", ["1"]) == "location / {\r\n  fastcgi_pass a:1;\r\n  x 1;\r\n}\r\n"
     assert ensure_directive_in_block("fastcgi_pass a:1;", 1, "x", ["1"]) == "fastcgi_pass a:1;\nx 1;"
 
 
@@ -243,9 +238,7 @@ def test_edit_on_debian_nginx_conf_parses_the_same_with_crossplane(tmp_path: Pat
 
 # --- properties ------------------------------------------------------------------------------
 SOCKETS = st.from_regex(r"/run/php/[a-z0-9.\-]{1,12}\.sock", fullmatch=True)
-TCP = st.builds(
-    lambda h, p: f"{h}:{p}", st.sampled_from(["127.0.0.1", "[::1]", "localhost"]), st.integers(1, 65535)
-)
+TCP = st.builds(lambda h, p: f"{h}:{p}", st.sampled_from(["127.0.0.1", "[::1]", "localhost"]), st.integers(1, 65535))
 PASS_VALUES = st.one_of(SOCKETS.map(lambda s: "unix:" + s), TCP)
 
 
@@ -298,9 +291,7 @@ def nginx_test(tmp_path: Path, site: str) -> subprocess.CompletedProcess[str]:
     (tmp_path / "snippets" / "fastcgi-php.conf").write_text(SNIPPET)
     (tmp_path / "fastcgi.conf").write_text((CONFIGS / "debian12" / "nginx-fastcgi.conf").read_text())
     (tmp_path / "site.conf").write_text(site)
-    temp_paths = "\n".join(
-        f"    {kind}_temp_path {tmp_path}/{kind};" for kind in ("proxy", "fastcgi", "uwsgi", "scgi")
-    )
+    temp_paths = "\n".join(f"    {kind}_temp_path {tmp_path}/{kind};" for kind in ("proxy", "fastcgi", "uwsgi", "scgi"))
     (tmp_path / "nginx.conf").write_text(
         f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\nhttp {{\n"
         f"    access_log off;\n    client_body_temp_path {tmp_path}/body;\n{temp_paths}\n"

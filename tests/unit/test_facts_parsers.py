@@ -239,9 +239,7 @@ def test_log_timestamps_in_host_timezone() -> None:
     apache = "[Sun Nov 22 01:35:56.505943 2026] [proxy:error] [pid 26975:tid 26975] x"
     assert p.log_time(apache, UTC) == pytest.approx(1795311356.505943)
     assert p.log_time("[22-Nov-2026 01:35:55] NOTICE: exiting, bye-bye!", UTC) == 1795311355.0
-    assert p.log_time("[  233.968219] php8.2[16024]: segfault", UTC, boot=1000.0) == pytest.approx(
-        1233.968219
-    )
+    assert p.log_time("[  233.968219] php8.2[16024]: segfault", UTC, boot=1000.0) == pytest.approx(1233.968219)
     assert p.log_time("[  233.968219] php8.2[16024]: segfault", UTC) is None  # no boot time known
     assert p.log_time("no time here", UTC) is None
 

@@ -61,9 +61,7 @@ def hosts(n: int) -> list[Host]:
     return [Host(name=f"web{i}", address=f"127.0.0.{i}") for i in range(1, n + 1)]
 
 
-def run(
-    monkeypatch: pytest.MonkeyPatch, n: int, outcome: dict[str, str] | None = None, **kw: Any
-) -> tuple[Any, Log]:
+def run(monkeypatch: pytest.MonkeyPatch, n: int, outcome: dict[str, str] | None = None, **kw: Any) -> tuple[Any, Log]:
     log = Log(outcome or {})
     monkeypatch.setattr(fleet, "HostRun", fake_hostrun(log))
     pb = Playbook(name="t", path=Path("t.yml"), steps=[], vars={})

@@ -330,9 +330,7 @@ def test_select_errors_name_the_pattern_and_close_names(
 
 
 def test_host_ranges_expand_like_ansible(tmp_path: Path) -> None:
-    (tmp_path / "hosts.yml").write_text(
-        "all:\n  hosts:\n    web[08:10].lab:\n    db[a:c:2]:\n    x[1:2]y[1:2]:\n"
-    )
+    (tmp_path / "hosts.yml").write_text("all:\n  hosts:\n    web[08:10].lab:\n    db[a:c:2]:\n    x[1:2]y[1:2]:\n")
     inv = load_inventory(tmp_path / "hosts.yml")
     assert list(inv.hosts) == [
         "web08.lab",
@@ -352,6 +350,5 @@ def test_host_range_size_is_capped(tmp_path: Path) -> None:
     with pytest.raises(InventoryError) as info:
         load_inventory(tmp_path / "hosts.yml")
     assert info.value.one_line() == (
-        f"{tmp_path / 'hosts.yml'}:3:5: host 'a[1:9999]b[1:9999]': "
-        "host range expands to more than 10000 hosts"
+        f"{tmp_path / 'hosts.yml'}:3:5: host 'a[1:9999]b[1:9999]': host range expands to more than 10000 hosts"
     )

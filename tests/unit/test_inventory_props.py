@@ -121,9 +121,7 @@ def select_names(inv: Inventory, **kwargs: str) -> set[str] | None:
 
 @PROPS
 @given(hosts=host_sets, flags=st.lists(st.booleans(), min_size=8, max_size=8), a=patterns, b=patterns)
-def test_selection_matches_fnmatch_and_set_algebra(
-    hosts: list[str], flags: list[bool], a: str, b: str
-) -> None:
+def test_selection_matches_fnmatch_and_set_algebra(hosts: list[str], flags: list[bool], a: str, b: str) -> None:
     inv = inventory_of(hosts, flags)
     ma, mb = matching(inv, a), matching(inv, b)
 

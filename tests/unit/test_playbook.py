@@ -158,8 +158,7 @@ BAD_CASES: list[tuple[str, list[str]]] = [
             "{f}:6:20: with: buffer_size must be str, not int (32)",
             "{f}:7:16: with: buffers must be int, not bool (true)",
             "{f}:8:14: with: ratio must be number, not str ('2')",
-            "{f}:9:7: with: unknown parameter 'bufers' for fix 'raise-fastcgi-buffers' (did you mean "
-            "'buffers'?)",
+            "{f}:9:7: with: unknown parameter 'bufers' for fix 'raise-fastcgi-buffers' (did you mean 'buffers'?)",
             "{f}:11:26: with: max_children must be int, not float (1.5)",
             "{f}:11:40: with: dry_run must be bool, not int (1)",
             "{f}:11:50: with: pools must be list[str], not list (['www', 3])",
@@ -207,8 +206,7 @@ BAD_CASES: list[tuple[str, list[str]]] = [
             "{f}:8:16: verify: backoff must be >= 1, not 0.5",
             "{f}:9:18: verify: max_delay (1) is smaller than delay (2)",
             "{f}:10:13: verify: path 'wp-login.php' must start with '/' and contain no whitespace",
-            "{f}:11:7: unknown key 'timeout' in verify (expected one of: retries, delay, backoff, "
-            "max_delay, path)",
+            "{f}:11:7: unknown key 'timeout' in verify (expected one of: retries, delay, backoff, max_delay, path)",
             "{f}:13:23: verify: retries must be an integer, not bool",
             "{f}:13:36: verify: delay must be a number, not str",
         ],
@@ -216,8 +214,7 @@ BAD_CASES: list[tuple[str, list[str]]] = [
     (
         "when-bad.yml",
         [
-            "{f}:5:11: when: unknown name 'cuases' (known: causes, diagnosis, facts, vars) in "
-            "'\"fpm-down\" in cuases'",
+            "{f}:5:11: when: unknown name 'cuases' (known: causes, diagnosis, facts, vars) in '\"fpm-down\" in cuases'",
             "{f}:7:11: when: invalid expression 'causes | length >': unexpected 'end of template'",
             "{f}:9:11: when: write the bare expression without '{{ }}' or '{% %}': '{{ causes }}'",
             "{f}:11:20: when: list items must be expressions (strings), not int",
