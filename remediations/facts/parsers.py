@@ -8,10 +8,11 @@ one can be tested against captured output and the whole diagnosis can be replaye
 from __future__ import annotations
 
 import fnmatch
+import functools
 import io
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -161,48 +162,50 @@ def split_nginx_dump(text: str) -> tuple[str, dict[str, str]]:
     return "\n".join(head), out
 
 
-@dataclass
+@dataclass(frozen=True)
 class NginxStmt:
     directive: str
     args: tuple[str, ...]
     line: int
     file: str
-    block: list[NginxStmt] | None = None
+    block: tuple[NginxStmt, ...] | None = None
 
 
-def parse_nginx_file(path: str, text: str) -> list[NginxStmt]:
+@functools.lru_cache(maxsize=512)
+def parse_nginx_file(path: str, text: str) -> tuple[NginxStmt, ...]:
     """One file's statements via crossplane's lexer (quotes, escapes, line numbers done right).
 
     crossplane's ``parse()`` only reads from disk; its lexer takes any file object, so the
     text captured on the host is tokenised here exactly as crossplane would tokenise the file.
+    Its lexer is pure Python and was most of the controller's CPU per host; fleets share
+    nginx.conf, mime.types and fastcgi_params, so each distinct (path, text) is parsed once per
+    run (the result is immutable).
     """
     tokens: Iterator[tuple[str, int, bool]] = _balance_braces(_lex_file_object(io.StringIO(text)), path)
 
-    def block() -> list[NginxStmt]:
+    def block() -> tuple[NginxStmt, ...]:
         stmts: list[NginxStmt] = []
         for token, line, quoted in tokens:
             if token == "}" and not quoted:
-                return stmts
+                return tuple(stmts)
             if token.startswith("#") and not quoted:
                 continue
             args: list[str] = []
             for arg, _, q in tokens:
                 if arg in (";", "{", "}") and not q:
-                    stmt = NginxStmt(token, tuple(args), line, path)
-                    if arg == "{":
-                        stmt.block = block()
-                    stmts.append(stmt)
+                    children = block() if arg == "{" else None
+                    stmts.append(NginxStmt(token, tuple(args), line, path, children))
                     if arg == "}":
-                        return stmts
+                        return tuple(stmts)
                     break
                 if not (arg.startswith("#") and not q):
                     args.append(arg)
-        return stmts
+        return tuple(stmts)
 
     return block()
 
 
-def walk_nginx(stmts: list[NginxStmt]) -> Iterator[NginxStmt]:
+def walk_nginx(stmts: Iterable[NginxStmt]) -> Iterator[NginxStmt]:
     for s in stmts:
         yield s
         if s.block:
