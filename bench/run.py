@@ -164,6 +164,7 @@ def main() -> None:
 
         report = json.loads((work / "fix502.json").read_text())
         conns = sorted({h["ssh_connections"] for h in report["hosts"].values()})
+        trips = sorted({h["round_trips"] for h in report["hosts"].values()})
         statuses = sorted({h["status"] for h in report["hosts"].values()})
         vlog = work / "ansible-vvv.log"
         timed([*an_cmd, "-vvv"], env=aenv, out=vlog)
@@ -198,6 +199,8 @@ def main() -> None:
             f"{os.cpu_count()} CPU(s), so sshd's own per-connection work bounds every tool alike",
             f"- SSH connections per host: fix502 {conns} (its report's `ssh_connections`); "
             f"ansible-playbook {a_conns} (`-vvv` `SSH: EXEC ssh` lines per host, ControlMaster off)",
+            f"- command round trips per host: fix502 {trips} (its report's `round_trips`; a second one only "
+            "for an unhealthy site, to read WordPress's active plugins)",
             f"- fix502 controller peak RSS: {max(rss) / 1024:.0f} MiB (ru_maxrss of the fix502 process, via os.wait4)",
             f"- host statuses in fix502's report: {statuses}",
         ]
