@@ -169,21 +169,25 @@ def collect(t: Transport, host: Host, *, since: float | None, window: int) -> tu
             f"evidence script printed nothing (exit {result.exit_status}): {result.stderr.strip()[:200]}",
             where=host.name,
         )
-    output = result.stdout
-    facts = parse_evidence(output, since=since, window_seconds=window)
+    remote: HttpProbe | None = None
+    note: str | None = None
     if url.startswith(("http://", "https://")):
         if same_origin(url, host.address):
-            facts.notes.append("remote probe not run: the site URL resolves to the SSH address (same origin)")
+            note = "remote probe not run: the site URL resolves to the SSH address (same origin)"
         else:
-            facts.remote_probe = remote_probe(url)
-    diagnosis = classify(facts)
+            remote = remote_probe(url)
+
+    def diagnose(output: str) -> tuple[HostFacts, Diagnosis]:
+        facts = parse_evidence(output, since=since, window_seconds=window)
+        facts.remote_probe = remote
+        facts.notes += [note] if note else []
+        return facts, classify(facts)
+
+    facts, diagnosis = diagnose(result.stdout)
     wp = facts.wordpress
     if not diagnosis.healthy and wp.root and wp.data_deferred:
         more = t.run(wordpress_command(url, wp.root), timeout=60)
-        remote = facts.remote_probe
-        facts = parse_evidence(output + more.stdout, since=since, window_seconds=window)
-        facts.remote_probe = remote
-        diagnosis = classify(facts)
+        facts, diagnosis = diagnose(result.stdout + more.stdout)
     return facts, diagnosis
 
 
