@@ -413,18 +413,9 @@ def _expand_range(name: str) -> list[str]:
 
 def _token_problem(value: Any, allowed: re.Pattern[str]) -> str | None:
     """Why ``value`` may not become an ssh argument, or None."""
-    if not isinstance(value, str):
-        return f"must be a string, not {type(value).__name__}"
-    if not value:
-        return "is empty"
-    if "\n" in value or "\r" in value:
-        return "contains a newline"
-    if "\x00" in value:
-        return "contains a NUL byte"
-    if value.startswith("-"):
-        return "starts with '-' (would be read as an ssh option)"
-    if "{{" in value or "{%" in value:
-        return "is a Jinja template; templated values are not supported"
+    problem = _path_problem(value)
+    if problem is not None:
+        return problem
     if allowed.fullmatch(value):
         return None
     meta = next((c for c in value if c in _SHELL_META), None)

@@ -13,7 +13,7 @@
 url=$1
 lines=${2:-400}
 case $lines in '' | *[!0-9]*) lines=400 ;; esac
-mode=${3:-core}
+mode=${3:-}
 R=${FIX502_ROOT:-}
 rest=${url#*://}
 hostport=${rest%%/*}
@@ -406,11 +406,7 @@ else
     stat -c 'plugin=%Y|%n' "$wc"/plugins/* 2>/dev/null | sed 's#|.*/#|#'
     for e in "$wc"/mu-plugins/*; do [ -e "$e" ] && echo "mu=${e##*/}"; done
     for e in "$wc"/plugins.fix502-*; do [ -e "$e" ] && echo "parked=${e##*/}"; done
-    if [ "$mode" = full ]; then
-        wpdata "$root"
-    else
-        echo "deferred=yes"
-    fi
+    echo "deferred=yes"  # active plugins and theme: wpdata mode, a second round trip when unhealthy
 fi
 
 # ---- the config files we printed: owner, group, mode ------------------------------------------
