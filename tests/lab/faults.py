@@ -44,6 +44,17 @@ def edit(host: LabHost, path: str, fn: Callable[[str], str]) -> None:
     target.write_text(fn(target.read_text()))
 
 
+def edit_pool(host: LabHost, settings: dict[str, str]) -> None:
+    """Set (or add) each ``key = value`` in the www pool file."""
+
+    def apply(text: str) -> str:
+        for key, value in settings.items():
+            text = set_ini(text, key, value)
+        return text
+
+    edit(host, POOL, apply)
+
+
 def restart_fpm(host: LabHost) -> None:
     host.sh(f"service php{PHP}-fpm restart >/dev/null 2>&1 || true", timeout=60)
 
@@ -108,7 +119,7 @@ def old_php_socket(host: LabHost) -> None:
 
 def tcp_port_mismatch(host: LabHost) -> None:
     """FPM moved to TCP 9000 on the host address, nginx talks to 9001."""
-    edit(host, POOL, lambda t: set_ini(t, "listen", f"{host.addr}:9000"))
+    edit_pool(host, {"listen": f"{host.addr}:9000"})
     restart_fpm(host)
     edit(host, NGINX_SITE, lambda t: t.replace(f"unix:{FPM_SOCK}", f"{host.addr}:9001"))
     reload_web(host)
@@ -117,12 +128,7 @@ def tcp_port_mismatch(host: LabHost) -> None:
 def socket_permissions(host: LabHost) -> None:
     """The pool's socket is owned by root:root 0660, so the web server user cannot connect."""
 
-    def perms(t: str) -> str:
-        for key, value in (("listen.owner", "root"), ("listen.group", "root"), ("listen.mode", "0660")):
-            t = set_ini(t, key, value)
-        return t
-
-    edit(host, POOL, perms)
+    edit_pool(host, {"listen.owner": "root", "listen.group": "root", "listen.mode": "0660"})
     restart_fpm(host)
 
 
@@ -165,7 +171,7 @@ def slow_plugin(host: LabHost, seconds: int = 8) -> None:
 
 def request_timeout(host: LabHost) -> None:
     """request_terminate_timeout kills a request a slow plugin holds too long."""
-    edit(host, POOL, lambda t: set_ini(t, "request_terminate_timeout", "3s"))
+    edit_pool(host, {"request_terminate_timeout": "3s"})
     restart_fpm(host)
     slow_plugin(host, 8)
 
@@ -173,12 +179,7 @@ def request_timeout(host: LabHost) -> None:
 def pool_exhausted(host: LabHost) -> None:
     """One worker, a tiny backlog and slow requests: visitors beyond it are refused at connect."""
 
-    def tiny(t: str) -> str:
-        for key, value in (("pm", "static"), ("pm.max_children", "1"), ("listen.backlog", "0")):
-            t = set_ini(t, key, value)
-        return t
-
-    edit(host, POOL, tiny)
+    edit_pool(host, {"pm": "static", "pm.max_children": "1", "listen.backlog": "0"})
     restart_fpm(host)
     slow_plugin(host, 3)
     visitors(host, loops=3, seconds=120)
@@ -197,7 +198,7 @@ def visitors(host: LabHost, loops: int, seconds: int) -> None:
 
 def fpm_config_error(host: LabHost) -> None:
     """A typo in the pool file: FPM refuses to start again."""
-    edit(host, POOL, lambda t: set_ini(t, "pm", "sometimes"))
+    edit_pool(host, {"pm": "sometimes"})
     host.sh(f"service php{PHP}-fpm restart >/dev/null 2>&1 || true", timeout=60)
 
 
@@ -225,7 +226,7 @@ def xdebug_slows_plugin(host: LabHost) -> None:
     """php8.2-xdebug installed on production (enabled for FPM, develop mode: Debian's default once
     loaded): a heavy but legitimate plugin (~1.4 s of PHP per page here) runs 4-5x slower under it,
     and request_terminate_timeout kills the page before it finishes.  Without xdebug it fits."""
-    edit(host, POOL, lambda t: set_ini(t, "request_terminate_timeout", "3s"))
+    edit_pool(host, {"request_terminate_timeout": "3s"})
     host.sh(f"ln -sf /etc/php/{PHP}/mods-available/xdebug.ini /etc/php/{PHP}/fpm/conf.d/20-xdebug.ini")
     restart_fpm(host)
     poison_plugin(
