@@ -44,12 +44,12 @@ from logs alone, and among those the one with the most lines first.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from remediations.causes import CAUSE_IDS, Cause, Diagnosis, Evidence
+from remediations.endpoint import Endpoint, EndpointError
 from remediations.facts.model import (
     FastcgiTarget,
     FpmPool,
@@ -59,8 +59,8 @@ from remediations.facts.model import (
     LogLine,
     SocketFile,
 )
+from remediations.memory import HEADROOM, memory_budget
 
-HEADROOM = 1.25  # the seed's 25 % headroom on top of max_children × peak worker RSS
 MAX_LOG_EVIDENCE = 4  # per cause: enough to convince a reader, short enough to print
 EDGE_SERVERS = ("cloudflare", "cloudfront", "akamai", "fastly", "sucuri", "stackpath", "bunnycdn", "varnish")
 
@@ -215,20 +215,12 @@ def _split_tcp(address: str) -> tuple[str, int] | None:
 
 
 def listen_matches(listen: str, kind: str, address: str) -> bool:
-    """Does a pool's ``listen`` (as written) accept what a web server target connects to?
-
-    FPM's ``listen = 9000`` binds every address; ``localhost`` and 127.0.0.1 are the same place
-    for this purpose (nginx resolves localhost to 127.0.0.1 on Debian).
-    """
-    if listen.startswith("/"):
-        return kind == "unix" and listen == address
-    if kind != "tcp":
+    """Does a pool's ``listen`` (as written) accept what a web server target connects to?"""
+    try:
+        pool = Endpoint.from_listen(listen)
+    except EndpointError:
         return False
-    a, b = _split_tcp(listen), _split_tcp(address)
-    if a is None or b is None or a[1] != b[1]:
-        return False
-    lhost, thost = a[0], b[0]
-    return lhost == thost or lhost in ANY or (lhost in LOOPBACK and thost in LOOPBACK)
+    return pool.accepts(Endpoint(kind, address))  # type: ignore[arg-type]
 
 
 def _is_unix(address: str) -> bool:
@@ -237,7 +229,7 @@ def _is_unix(address: str) -> bool:
 
 # ---- structure --------------------------------------------------------------------------------------
 def fpm_running(svc: FpmService) -> bool:
-    return svc.state == "running" or (svc.state == "unknown" and svc.master_pid is not None)
+    return svc.running
 
 
 def running_pools(facts: HostFacts) -> list[tuple[FpmService, FpmPool]]:
@@ -698,54 +690,6 @@ def _not_502_hint(status: int) -> str:
         500: "PHP or WordPress failed cleanly (500); read the PHP fatal error in the logs.",
     }
     return hints.get(status, "this tool fixes 502s; look at the answer itself.")
-
-
-# ---- memory ----------------------------------------------------------------------------------------
-def memory_budget(facts: HostFacts) -> dict[str, object]:
-    """The seed's rule: pm.max_children × peak worker RSS × 1.25 must fit in the RAM PHP can have.
-
-    The RAM PHP can have is MemAvailable plus what the FPM workers hold right now (that memory is
-    already theirs; counting it as used would penalise a pool for being busy).
-    """
-    services = [s for s in facts.fpm if fpm_running(s)] or facts.fpm  # stopped FPM: what it would start
-    children = [p.max_children for s in services for p in s.pools if p.max_children is not None]
-    rss = [r for s in facts.fpm for r in s.worker_rss_kb]
-    avail = facts.resources.mem_available_kb
-    out: dict[str, object] = {
-        "max_children": sum(children) if children else None,
-        "peak_worker_rss_kb": max(rss) if rss else None,
-        "headroom": HEADROOM,
-        "mem_available_kb": avail,
-        "fpm_rss_kb": sum(rss),
-    }
-    if not children or not rss or avail is None:
-        missing = [
-            n
-            for n, v in (("pm.max_children", children), ("worker RSS", rss), ("MemAvailable", avail))
-            if not v and v != 0
-        ]
-        out.update(
-            needed_kb=None,
-            available_to_php_kb=None,
-            suggested_max_children=None,
-            verdict="unknown",
-            message=f"cannot check the memory budget: {', '.join(missing)} unknown",
-        )
-        return out
-    peak = max(rss)
-    total_children = sum(children)
-    needed = math.ceil(total_children * peak * HEADROOM)
-    available = avail + sum(rss)
-    suggested = max(1, math.floor(available / (peak * HEADROOM)))
-    verdict = "ok" if needed <= available else "over"
-    out.update(needed_kb=needed, available_to_php_kb=available, suggested_max_children=suggested, verdict=verdict)
-    rel = "fits in" if verdict == "ok" else "exceeds"
-    out["message"] = (
-        f"{total_children} × {peak} kB × {HEADROOM} = {needed} kB {rel} {available} kB available to PHP "
-        f"({avail} kB MemAvailable + {sum(rss)} kB FPM RSS)"
-        + ("" if verdict == "ok" else f"; lower pm.max_children to {suggested}")
-    )
-    return out
 
 
 # ---- checks table ---------------------------------------------------------------------------------

@@ -13,7 +13,8 @@ import re
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from remediations.edit import EditError, Endpoint, endpoint_from_listen
+from remediations.edit import EditError
+from remediations.endpoint import Endpoint, EndpointError
 
 __all__ = ["FcgiTarget", "Handler", "find_handlers", "parse_target", "set_handler_target"]
 
@@ -25,7 +26,6 @@ _TARGET = re.compile(
     r"(?P<suffix>.*)",
     re.IGNORECASE | re.DOTALL,
 )
-_FCGI_DEFAULT_PORT = 8000  # mod_proxy_fcgi's default when fcgi://host has no port
 
 
 @dataclass(frozen=True)
@@ -49,14 +49,12 @@ def parse_target(raw: str) -> FcgiTarget | None:
     m = _TARGET.fullmatch(raw)
     if m is None:
         return None
-    if m["path"] is not None:
-        if not m["path"].startswith("/"):
-            return None
-        endpoint = Endpoint("unix", m["path"])
-    else:
-        if not m["host"]:
-            return None
-        endpoint = Endpoint("tcp", f"{m['host']}:{m['port'] or _FCGI_DEFAULT_PORT}")
+    try:
+        endpoint = Endpoint.from_apache_handler(raw)
+    except EndpointError:
+        return None
+    if endpoint is None:
+        return None
     return FcgiTarget(m["prefix"] or "", endpoint, m["worker"] or "", m["suffix"])
 
 
@@ -169,7 +167,10 @@ def _endpoint(new_target: str) -> Endpoint:
     value = new_target.strip()
     if value.lower().startswith("unix:"):
         value = value[len("unix:") :]
-    return endpoint_from_listen(value)
+    try:
+        return Endpoint.from_listen(value).dial()
+    except EndpointError as exc:
+        raise EditError(str(exc)) from None
 
 
 def set_handler_target(text: str, line: int, new_target: str) -> str:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from remediations.endpoint import Endpoint, EndpointError
+
 WebKind = Literal["nginx", "apache", "none"]
 InitKind = Literal["systemd", "sysv", "unknown"]
 
@@ -26,12 +28,21 @@ class Directive:
 
 @dataclass(frozen=True)
 class FastcgiTarget:
-    """Where the web server sends PHP requests: one ``fastcgi_pass``/``SetHandler``/``ProxyPassMatch``."""
+    """Where the web server sends PHP requests: one ``fastcgi_pass``/``SetHandler``/``ProxyPassMatch``
+    (or the ``server`` line of the ``upstream`` block a ``fastcgi_pass NAME`` names)."""
 
-    kind: Literal["unix", "tcp"]
-    address: str  # socket path for unix, "host:port" for tcp
-    directive: Directive
+    endpoint: Endpoint
+    directive: Directive  # the line that holds the address (the upstream's server line, if any)
     raw: str  # the argument as written, e.g. "unix:/run/php/php8.1-fpm.sock"
+    via: Directive | None = None  # the fastcgi_pass that names the upstream, when there is one
+
+    @property
+    def kind(self) -> Literal["unix", "tcp"]:
+        return self.endpoint.kind
+
+    @property
+    def address(self) -> str:
+        return self.endpoint.address
 
 
 @dataclass
@@ -46,6 +57,7 @@ class WebServer:
     fastcgi_targets: list[FastcgiTarget] = field(default_factory=list)
     buffer_directives: list[Directive] = field(default_factory=list)  # fastcgi_buffer_size/buffers
     proxy_passes: list[Directive] = field(default_factory=list)  # proxy_pass upstreams
+    unresolved_targets: list[Directive] = field(default_factory=list)  # fastcgi_pass $var / unknown name
     roots: list[Directive] = field(default_factory=list)  # root / DocumentRoot
     modules: list[str] = field(default_factory=list)  # apache: loaded modules (php_module, proxy_fcgi_module)
     error_logs: list[str] = field(default_factory=list)
@@ -65,7 +77,18 @@ class FpmPool:
     pm: str | None = None
     max_children: int | None = None
     request_terminate_timeout: str | None = None
+    prefix: str | None = None  # relative listen/chdir paths are relative to this
     directives: dict[str, Directive] = field(default_factory=dict)  # key -> where it is set
+
+    @property
+    def endpoint(self) -> Endpoint | None:
+        """Where the pool listens, or None when ``listen`` is missing or cannot be read for sure."""
+        if not self.listen:
+            return None
+        try:
+            return Endpoint.from_listen(self.listen, self.prefix)
+        except EndpointError:
+            return None
 
 
 @dataclass
@@ -89,6 +112,12 @@ class FpmService:
     pools: list[FpmPool] = field(default_factory=list)
     xdebug_ini: str | None = None  # conf.d file enabling xdebug for the FPM SAPI, if any
     worker_rss_kb: list[int] = field(default_factory=list)
+
+    @property
+    def running(self) -> bool:
+        """The one definition of "FPM is running": a live master, or a master pid when the state
+        itself could not be read."""
+        return self.state == "running" or (self.state == "unknown" and self.master_pid is not None)
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from crossplane.errors import NgxParserBaseException
 from crossplane.lexer import _balance_braces, _lex_file_object
 
+from remediations.endpoint import Endpoint
 from remediations.facts.model import (
     Directive,
     FastcgiTarget,
@@ -222,6 +223,7 @@ class WebConfig:
     """What a web server's config says, before running processes are taken into account."""
 
     fastcgi_targets: list[FastcgiTarget] = field(default_factory=list)
+    unresolved_targets: list[Directive] = field(default_factory=list)
     buffer_directives: list[Directive] = field(default_factory=list)
     proxy_passes: list[Directive] = field(default_factory=list)
     roots: list[Directive] = field(default_factory=list)
@@ -236,18 +238,27 @@ def _directive(s: NginxStmt) -> Directive:
     return Directive(s.directive, s.args, s.file, s.line)
 
 
-def fastcgi_target(raw: str, directive: Directive) -> FastcgiTarget:
-    """``unix:/path``, ``host:port``, ``port`` or Apache's ``proxy:unix:/p|fcgi://x`` / ``fcgi://h:p/..``."""
-    value = raw.strip().strip('"')
-    if value.startswith("proxy:"):
-        value = value[len("proxy:") :]
-    if value.startswith("unix:"):
-        return FastcgiTarget("unix", value[5:].split("|", 1)[0], directive, raw)
-    if value.startswith("fcgi://"):
-        value = value[len("fcgi://") :].split("/", 1)[0]
-    if value.isdigit():
-        value = f"127.0.0.1:{value}"
-    return FastcgiTarget("tcp", value, directive, raw)
+def _nginx_targets(s: NginxStmt, upstreams: dict[str, list[NginxStmt]], cfg: WebConfig) -> None:
+    """One ``fastcgi_pass``: its own address, or the ``server`` lines of the upstream it names.
+
+    A variable (``fastcgi_pass $upstream``) or a name with no upstream block cannot be resolved
+    from the configuration alone: it is kept aside as unresolved, never guessed as a host."""
+    d = _directive(s)
+    arg = s.args[0]
+    direct = Endpoint.from_fastcgi_pass(arg)
+    if direct is not None:
+        cfg.fastcgi_targets.append(FastcgiTarget(direct, d, arg))
+        return
+    servers = upstreams.get(arg) if "$" not in arg else None
+    if not servers:
+        cfg.unresolved_targets.append(d)
+        return
+    for server in servers:
+        endpoint = Endpoint.from_upstream_server(server.args[0])
+        if endpoint is None:
+            cfg.unresolved_targets.append(_directive(server))
+        else:
+            cfg.fastcgi_targets.append(FastcgiTarget(endpoint, _directive(server), server.args[0], via=d))
 
 
 def parse_nginx_config(files: dict[str, str]) -> WebConfig:
@@ -263,23 +274,15 @@ def parse_nginx_config(files: dict[str, str]) -> WebConfig:
     for s in walk_nginx(trees):
         if s.directive == "upstream" and s.args and s.block is not None:
             upstreams[s.args[0]] = [b for b in s.block if b.directive == "server" and b.args]
+    simple = {"proxy_pass": cfg.proxy_passes, "root": cfg.roots}
     for s in walk_nginx(trees):
         name, args = s.directive, s.args
         if name == "fastcgi_pass" and args:
-            d = _directive(s)
-            target = args[0]
-            bare = target.removeprefix("unix:")
-            if not target.startswith("unix:") and bare in upstreams:
-                for server in upstreams[bare]:
-                    cfg.fastcgi_targets.append(fastcgi_target(server.args[0], _directive(server)))
-            else:
-                cfg.fastcgi_targets.append(fastcgi_target(target, d))
+            _nginx_targets(s, upstreams, cfg)
         elif name in NGINX_BUFFERS:
             cfg.buffer_directives.append(_directive(s))
-        elif name == "proxy_pass":
-            cfg.proxy_passes.append(_directive(s))
-        elif name == "root" and args:
-            cfg.roots.append(_directive(s))
+        elif name in simple and args:
+            simple[name].append(_directive(s))
         elif name == "error_log" and args:
             cfg.error_logs.append(args[0])
         elif name == "listen" and args:
@@ -313,6 +316,14 @@ def apache_directives(path: str, text: str) -> Iterator[Directive]:
         yield Directive(parts[0], tuple(parts[1:]), path, start + 1)
 
 
+def _apache_target(cfg: WebConfig, raw: str, d: Directive) -> None:
+    endpoint = Endpoint.from_apache_handler(raw)
+    if endpoint is None:
+        cfg.unresolved_targets.append(d)
+    else:
+        cfg.fastcgi_targets.append(FastcgiTarget(endpoint, d, raw))
+
+
 def parse_apache_config(files: dict[str, str], log_dir: str = "/var/log/apache2") -> WebConfig:
     cfg = WebConfig()
     for path, text in files.items():
@@ -320,9 +331,9 @@ def parse_apache_config(files: dict[str, str], log_dir: str = "/var/log/apache2"
             name = d.name.lower()
             args = d.args
             if name == "sethandler" and args and args[0].lower().startswith("proxy:"):
-                cfg.fastcgi_targets.append(fastcgi_target(args[0], d))
+                _apache_target(cfg, args[0], d)
             elif name == "proxypassmatch" and len(args) >= 2 and re.match(r"(?i)(unix:|fcgi://)", args[1]):
-                cfg.fastcgi_targets.append(fastcgi_target(args[1], d))
+                _apache_target(cfg, args[1], d)
             elif name in ("proxypass", "proxypassmatch") and len(args) >= 2:
                 cfg.proxy_passes.append(d)
             elif name == "documentroot" and args:
@@ -467,6 +478,7 @@ def _set_pool(pool: FpmPool, key: str, value: str, d: Directive) -> None:
         "listen.mode": "listen_mode",
         "pm": "pm",
         "request_terminate_timeout": "request_terminate_timeout",
+        "prefix": "prefix",
     }
     if key in simple:
         setattr(pool, simple[key], value)

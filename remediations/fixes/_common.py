@@ -1,10 +1,13 @@
-"""Small readings of the facts that several fixes share (which pool listens where)."""
+"""Readings of the facts that several fixes share: which pool listens where, and which live pool
+corresponds to an endpoint nothing listens on any more."""
 
 from __future__ import annotations
 
+import posixpath
+import re
 from dataclasses import dataclass
 
-from remediations.edit import EditError, Endpoint, endpoint_from_listen
+from remediations.endpoint import Endpoint
 from remediations.facts.model import FpmPool, FpmService, HostFacts
 
 
@@ -14,36 +17,71 @@ class PoolEndpoint:
     pool: FpmPool
     endpoint: Endpoint
 
+    @property
+    def label(self) -> str:
+        return f"{self.pool.name}={self.pool.listen} ({self.service.service})"
+
 
 def pool_endpoints(facts: HostFacts, *, running_only: bool = False) -> list[PoolEndpoint]:
+    """Every pool whose ``listen`` can be read for sure (relative paths need their prefix)."""
     found = []
     for svc in facts.fpm:
-        if running_only and svc.state != "running":
+        if running_only and not svc.running:
             continue
         for pool in svc.pools:
-            if not pool.listen:
-                continue
-            try:
-                found.append(PoolEndpoint(svc, pool, endpoint_from_listen(pool.listen)))
-            except EditError:
-                continue
+            if pool.endpoint is not None:
+                found.append(PoolEndpoint(svc, pool, pool.endpoint))
     return found
 
 
 def is_listening(facts: HostFacts, endpoint: Endpoint) -> bool:
+    """Something accepts connections there right now (a socket file alone proves nothing)."""
     if endpoint.kind == "unix":
-        return any(s.path == endpoint.address and s.is_socket for s in facts.sockets) and any(
-            svc.state == "running" for svc in facts.fpm
+        return any(s.is_socket and endpoint.accepts(Endpoint("unix", s.path)) for s in facts.sockets) and any(
+            svc.running for svc in facts.fpm
         )
-    host, _, port = endpoint.address.rpartition(":")
     return any(
-        t.port == int(port) and t.address.strip("[]") in (host.strip("[]"), "0.0.0.0", "*", "::") for t in facts.tcp
+        endpoint.accepts(Endpoint("tcp", f"{t.address}:{t.port}"))
+        or Endpoint("tcp", f"{t.address}:{t.port}").accepts(endpoint.dial())
+        for t in facts.tcp
     )
 
 
 def live_endpoints(facts: HostFacts) -> list[PoolEndpoint]:
     """Pools that are actually accepting connections now: what the web server should point at."""
     return [p for p in pool_endpoints(facts, running_only=True) if is_listening(facts, p.endpoint)]
+
+
+def pools_behind(facts: HostFacts, targets: list[Endpoint]) -> list[PoolEndpoint]:
+    """The pools the web server's targets reach (the site's own pools)."""
+    return [p for p in pool_endpoints(facts) if any(p.endpoint.accepts(t) for t in targets)]
+
+
+_VERSION = re.compile(r"\d+(?:\.\d+)?")
+
+
+def _versionless(endpoint: Endpoint) -> str:
+    """``/run/php/php8.1-fpm-store.sock`` and ``…php8.2-fpm-store.sock`` are one pool's socket
+    across a PHP upgrade; so are Remi's ``/var/opt/remi/php81/…`` and ``…/php82/…``."""
+    if endpoint.kind == "unix":
+        return _VERSION.sub("#", posixpath.normpath(endpoint.address))
+    return endpoint.address
+
+
+def corresponding(dead: Endpoint, live: list[PoolEndpoint], facts: HostFacts) -> list[PoolEndpoint]:
+    """The live pools that take over from ``dead``: the only one; else the pool of the same name
+    (a stopped FPM version's pool that listened there names it); else the same socket with the
+    PHP version changed.  More than one candidate is for a person to choose."""
+    if len({p.endpoint for p in live}) <= 1:
+        return live[:1]
+    names = {p.pool.name for p in pool_endpoints(facts) if p.endpoint.accepts(dead)}
+    for narrowed in (
+        [p for p in live if p.pool.name in names],
+        [p for p in live if _versionless(p.endpoint) == _versionless(dead)],
+    ):
+        if len({p.endpoint for p in narrowed}) == 1:
+            return narrowed[:1]
+    return live
 
 
 def newest(services: list[FpmService]) -> FpmService | None:

@@ -12,6 +12,7 @@ from typing import Any
 
 from ruamel.yaml import YAML
 
+from remediations.endpoint import Endpoint
 from remediations.facts.model import (
     Directive,
     FastcgiTarget,
@@ -73,11 +74,9 @@ def target(raw: str, file: str, line: int) -> FastcgiTarget:
     """``unix:/p``, ``h:p``, Apache's ``proxy:unix:/p|fcgi://x`` / ``proxy:fcgi://h:p`` / ``fcgi://h:p/...``."""
     apache = raw.startswith(("proxy:", "fcgi://"))
     name = "fastcgi_pass" if not apache else ("ProxyPassMatch" if raw.startswith("fcgi://") else "SetHandler")
-    value = raw.removeprefix("proxy:")
-    if value.startswith("unix:"):
-        return FastcgiTarget("unix", value[5:].split("|", 1)[0], Directive(name, (raw,), file, line), raw)
-    value = value.removeprefix("fcgi://").split("/", 1)[0]
-    return FastcgiTarget("tcp", value, Directive(name, (raw,), file, line), raw)
+    endpoint = Endpoint.from_apache_handler(raw) if apache else Endpoint.from_fastcgi_pass(raw)
+    assert endpoint is not None, raw
+    return FastcgiTarget(endpoint, Directive(name, (raw,), file, line), raw)
 
 
 def pool(name: str, overrides: dict[str, Any] | None = None) -> FpmPool:

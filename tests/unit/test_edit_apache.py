@@ -11,8 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from remediations.edit import EditError, Endpoint
+from remediations.edit import EditError
 from remediations.edit.apache import Handler, find_handlers, parse_target, set_handler_target
+from remediations.endpoint import Endpoint
 
 DEBIAN = Path(__file__).parent / "fixtures" / "configs" / "debian12"
 PHP_FPM_CONF = (DEBIAN / "apache2-conf-available-php8.2-fpm.conf").read_text()
