@@ -13,6 +13,7 @@ CAUSE_IDS: tuple[str, ...] = (
     "header-too-big",
     "worker-timeout",
     "pool-exhausted",
+    "read-timeout",
     "apache-handler-conflict",
     "upstream-unreachable",
     "edge-origin",

@@ -533,6 +533,19 @@ def classify(facts: HostFacts) -> Diagnosis:
             ev,
         )
 
+    # read-timeout: nginx gave up reading PHP's answer (504) while PHP itself did not kill the
+    # request (no "execution timed out"): fastcgi_read_timeout is shorter than what PHP allows.
+    slow = [s for s in signals if s.kind == "slow" and not s.proxy and facts.web.kind == "nginx"]
+    if slow and not timed_out:
+        timeouts = [d for d in facts.web.buffer_directives if d.name == "fastcgi_read_timeout"]
+        found.add(
+            "read-timeout",
+            150 + min(len(slow), 25),
+            "nginx stopped waiting for PHP (fastcgi_read_timeout) before PHP's own limit; raise "
+            "fastcgi_read_timeout to PHP's request_terminate_timeout, or find the slow request.",
+            _log_ev(slow) + [Evidence(f"{d.file}:{d.line}", " ".join((d.name, *d.args))) for d in timeouts[:2]],
+        )
+
     # pool-exhausted: every child busy; with a short backlog nginx is refused at once (EAGAIN).
     full = [s for s in signals if s.kind == "exhausted"]
     eagain = [s for s in fcgi_connect if s.errno == 11]
@@ -641,6 +654,8 @@ def _gate(facts: HostFacts, found: _Found, signals: list[Signal]) -> list[Cause]
         and status == 503
         and (any(i in causes for i in CONNECTION_CAUSES) or any(s.kind in ("connect", "crash-reset") for s in signals))
     )
+    if status == 504 and "read-timeout" in causes:
+        return ranked(["read-timeout"])  # a 504 this tool can explain (and fix) from its own evidence
     if status is not None and status != 502 and not apache_502:
         # not-502: only upstream-connection causes can explain a non-502 answer.
         conn = [i for i in causes if i in CONNECTION_CAUSES]

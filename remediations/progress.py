@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from remediations.report import Console, redact
 
 if TYPE_CHECKING:
-    from remediations.runner import HostResult
+    from remediations.results import HostResult
 
 _STYLE = {
     "healthy": "green",
@@ -75,20 +75,20 @@ class FleetProgress:
             self._live = None
 
     # -- feeds ---------------------------------------------------------------------------------
-    def started(self, host: str) -> None:
+    def host_started(self, host: str) -> None:
         with self._lock:
             self.running[host] = (time.monotonic(), "connecting")
         if not self.live:
             self.console.event(host, "started")
 
-    def event(self, host: str, message: str) -> None:
+    def host_event(self, host: str, message: str) -> None:
         with self._lock:
             began = self.running.get(host, (time.monotonic(), ""))[0]
             self.running[host] = (began, message)
         if not self.live:
             self.console.event(host, message)
 
-    def done(self, r: HostResult) -> None:
+    def host_done(self, r: HostResult) -> None:
         with self._lock:
             self.running.pop(r.name, None)
             self.finished += 1

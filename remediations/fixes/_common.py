@@ -84,6 +84,16 @@ def corresponding(dead: Endpoint, live: list[PoolEndpoint], facts: HostFacts) ->
     return live
 
 
+def unresolved_refusal(facts: HostFacts) -> str | None:
+    """A target the configuration alone cannot resolve (``fastcgi_pass $var`` set through ``map``,
+    an upstream name without its block, an Apache handler naming a ``<Proxy>`` worker): editing
+    around it would drop the indirection, so a person must change what it resolves to."""
+    if not facts.web.unresolved_targets:
+        return None
+    shown = "; ".join(f"{d.name} {' '.join(d.args)} at {d.file}:{d.line}" for d in facts.web.unresolved_targets[:3])
+    return f"cannot tell where {shown} leads from the configuration alone; point what it resolves to at a live pool"
+
+
 def newest(services: list[FpmService]) -> FpmService | None:
     def key(s: FpmService) -> tuple[int, ...]:
         return tuple(int(x) for x in s.version.split(".") if x.isdigit())

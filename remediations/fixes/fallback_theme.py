@@ -34,7 +34,7 @@ class FallbackTheme(Fix):
         wp = ctx.facts.wordpress
         theme = str(ctx.params.get("theme", "twentytwentythree"))
         if wp.template == theme and wp.stylesheet == theme:
-            return Plan(self.id, f"the theme is already {theme}")
+            return Plan.noop(self.id, f"the theme is already {theme}")
         root, template, stylesheet = wp.root or "", wp.template or "", wp.stylesheet or wp.template or ""
         return Plan(
             self.id,

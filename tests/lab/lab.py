@@ -359,8 +359,9 @@ def build_root(host: LabHost) -> None:
     os.chmod(root / "var/log/apache2", 0o750)
 
     # PHP: production-like (no xdebug in the FPM SAPI), one pool "www" on the Debian socket.
-    for p in (root / f"etc/php/{PHP}/fpm/conf.d").glob("*xdebug*"):
-        p.unlink()
+    for sapi in ("fpm", "cli"):
+        for p in (root / f"etc/php/{PHP}/{sapi}/conf.d").glob("*xdebug*"):
+            p.unlink()
 
     # nginx
     ng = root / "etc/nginx"

@@ -10,7 +10,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from remediations.inventory import Host
-from remediations.runner import collect
+from remediations.remote import collect
 from remediations.transport import CmdResult
 
 FULL = Path(__file__).parent / "fixtures" / "facts" / "full"
