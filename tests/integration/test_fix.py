@@ -28,6 +28,7 @@ CASES = {
     "segfault-plugin": ("nginx", "worker-crash", "bisect-plugins"),
     "request-timeout": ("nginx", "worker-timeout", "bisect-plugins"),
     "pool-exhausted": ("nginx", "pool-exhausted", "size-max-children"),
+    "short-read-timeout": ("nginx", "read-timeout", "raise-fastcgi-read-timeout"),
     "xdebug-slows-plugin": ("nginx", "worker-timeout", "disable-xdebug"),
     "apache-wrong-socket": ("apache", "socket-mismatch", "realign-apache-handler"),
     "apache-mod-php": ("apache", "apache-handler-conflict", "resolve-apache-handler-conflict"),
