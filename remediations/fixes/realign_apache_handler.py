@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from remediations.edit import EditError
 from remediations.edit.apache import set_handler_target
-from remediations.fixes._common import corresponding, live_endpoints, unresolved_refusal
+from remediations.fixes._common import realignments
 from remediations.fixes.base import Fix, FixContext, register
 from remediations.plan import ConfigTest, Edits, Plan, Service
 
@@ -26,39 +26,23 @@ class RealignApacheHandler(Fix):
         return ctx.facts.web.kind == "apache" and super().guard(ctx)
 
     def plan(self, ctx: FixContext) -> Plan:
-        facts = ctx.facts
-        live = [p for p in live_endpoints(facts) if p.pool.name == ctx.params.get("pool", p.pool.name)]
-        if not live:
-            return Plan.noop(self.id, "no PHP-FPM pool is listening: nothing to point Apache at")
-        edits = Edits(facts.files)
-        if not facts.web.fastcgi_targets and (refusal := unresolved_refusal(facts)):
-            return Plan.refuse(self.id, "the PHP target cannot be resolved", refusal)
-        targets: set[str] = set()
-        for t in facts.web.fastcgi_targets:
-            if any(p.endpoint.accepts(t.endpoint) for p in live):
-                continue
-            where = f"{t.directive.file}:{t.directive.line}"
-            found = corresponding(t.endpoint, live, facts)
-            if len(found) != 1:
-                names = ", ".join(p.label for p in found)
-                return Plan.refuse(
-                    self.id,
-                    f"{t.address} ({where}) could be any of several pools",
-                    f"choose with `with: {{pool: NAME}}`: {names}",
-                )
-            before = edits.text(t.directive.file)
+        chosen = realignments(self.id, ctx.facts, ctx.params.get("pool"))
+        if isinstance(chosen, Plan):
+            return chosen
+        edits = Edits(ctx.facts.files)
+        for t, pool in chosen:
+            d, new = t.directive, pool.endpoint.dial().address
+            before = edits.text(d.file)
             if before is None:
-                return Plan.refuse(self.id, f"{t.directive.file} was not readable", f"cannot read {t.directive.file}")
-            new = found[0].endpoint.dial().address
+                return Plan.refuse(self.id, f"{d.file} was not readable", f"cannot read {d.file}")
             try:
-                after = set_handler_target(before, t.directive.line, new)
+                after = set_handler_target(before, d.line, new)
             except EditError as exc:
-                return Plan.refuse(self.id, f"cannot edit {where}", str(exc))
-            edits.set(t.directive.file, after, f"line {t.directive.line}: {t.raw} → {new}")
-            targets.add(new)
+                return Plan.refuse(self.id, f"cannot edit {d.file}:{d.line}", str(exc))
+            edits.set(d.file, after, f"line {d.line}: {t.raw} → {new}")
         return Plan.edits(
             self.id,
-            "point Apache's PHP handler at " + ", ".join(sorted(targets)),
+            "point Apache's PHP handler at " + ", ".join(sorted({p.endpoint.dial().address for _, p in chosen})),
             edits.writes(),
             ConfigTest(("apache2ctl", "configtest"), "never reload a config Apache rejects"),
             Service("apache2", "reload", "load the corrected handler"),

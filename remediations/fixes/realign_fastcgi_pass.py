@@ -3,8 +3,9 @@
 The classic after a PHP upgrade: the site still says ``unix:/run/php/php8.1-fpm.sock`` while the
 8.2 pool listens on ``php8.2-fpm.sock``.  With several live pools, the one that corresponds to the
 dead endpoint is chosen (same pool name, or the same socket with the PHP version changed); more
-than one candidate is for a person to choose.  When ``fastcgi_pass`` names an ``upstream``, its
-``server`` line is what changes, so the include structure stays as it is.  Only the address on its
+than one candidate is for a person to choose (``with: {pool: NAME}``).  When ``fastcgi_pass`` names
+an ``upstream``, its ``server`` line is what changes, so the include structure stays as it is; a
+``fastcgi_pass $variable`` is refused rather than replaced by a literal.  Only the address on its
 own line changes; ``nginx -t`` runs before the reload and the edit is reverted if it fails.
 """
 
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 from remediations.edit import EditError
 from remediations.edit.nginx import find_directives, set_directive_args
-from remediations.fixes._common import PoolEndpoint, corresponding, live_endpoints, unresolved_refusal
+from remediations.fixes._common import realignments
 from remediations.fixes.base import Fix, FixContext, register
 from remediations.plan import ConfigTest, Edits, Plan, Service
 
@@ -28,54 +29,31 @@ class RealignFastcgiPass(Fix):
         return ctx.facts.web.kind == "nginx" and super().guard(ctx)
 
     def plan(self, ctx: FixContext) -> Plan:
-        facts = ctx.facts
-        live = [p for p in live_endpoints(facts) if p.pool.name == ctx.params.get("pool", p.pool.name)]
-        if not live:
-            return Plan.noop(self.id, "no PHP-FPM pool is listening: nothing to point nginx at")
-        edits = Edits(facts.files)
-        if not facts.web.fastcgi_targets and (refusal := unresolved_refusal(facts)):
-            return Plan.refuse(self.id, "the PHP target cannot be resolved", refusal)
-        chosen: list[PoolEndpoint] = []
-        for t in facts.web.fastcgi_targets:
-            if any(p.endpoint.accepts(t.endpoint) for p in live):
-                continue
-            found = corresponding(t.endpoint, live, facts)
-            if len(found) != 1:
-                names = ", ".join(p.label for p in found)
-                return Plan.refuse(
-                    self.id,
-                    f"{t.address} ({t.directive.file}:{t.directive.line}) could be any of several pools",
-                    f"choose the pool with `with: {{pool: NAME}}`: {names}",
-                )
-            problem = self._edit(edits, t.directive.file, t.directive.line, t.directive.name, t.raw, found[0])
-            if problem:
-                return Plan.refuse(self.id, f"cannot edit {t.directive.file}:{t.directive.line}", problem)
-            chosen.append(found[0])
-        summary = "point fastcgi_pass at " + ", ".join(sorted({p.endpoint.nginx for p in chosen}))
+        chosen = realignments(self.id, ctx.facts, ctx.params.get("pool"))
+        if isinstance(chosen, Plan):
+            return chosen
+        edits = Edits(ctx.facts.files)
+        for t, pool in chosen:
+            d, new = t.directive, pool.endpoint.nginx  # an upstream's `server` takes the same form
+            before = edits.text(d.file)
+            if before is None:
+                return Plan.refuse(self.id, f"{d.file} was not readable", f"cannot read {d.file} to edit it")
+            try:
+                args = [new] if d.name == "fastcgi_pass" else _server_args(before, d.line, new)
+                after = set_directive_args(before, d.line, d.name, args)
+            except EditError as exc:
+                return Plan.refuse(self.id, f"cannot edit {d.file}:{d.line}", str(exc))
+            edits.set(
+                d.file, after, f"line {d.line}: {t.raw} → {new} (pool {pool.pool.name} of {pool.service.service})"
+            )
         return Plan.edits(
             self.id,
-            summary,
+            "point fastcgi_pass at " + ", ".join(sorted({p.endpoint.nginx for _, p in chosen})),
             edits.writes(),
             ConfigTest(("nginx", "-t"), "never reload a config nginx rejects"),
             Service("nginx", "reload", "load the corrected fastcgi_pass"),
             noop="every fastcgi_pass already points at a listening pool",
         )
-
-    @staticmethod
-    def _edit(edits: Edits, path: str, line: int, name: str, raw: str, pool: PoolEndpoint) -> str | None:
-        """Change the address on ``line`` (a fastcgi_pass, or the upstream's server line); the
-        problem as text when the file cannot be read or edited safely."""
-        before = edits.text(path)
-        if before is None:
-            return f"cannot read {path} to edit it"
-        new = pool.endpoint.nginx  # an upstream's `server` takes the same unix:/host:port form
-        try:
-            args = [new] if name == "fastcgi_pass" else _server_args(before, line, new)
-            after = set_directive_args(before, line, name, args)
-        except EditError as exc:
-            return str(exc)
-        edits.set(path, after, f"line {line}: {raw} → {new} (pool {pool.pool.name} of {pool.service.service})")
-        return None
 
 
 def _server_args(text: str, line: int, address: str) -> list[str]:
