@@ -9,12 +9,12 @@ import pytest
 
 from remediations.diagnosis import (
     classify,
-    listen_matches,
     memory_budget,
     read_signal,
     web_user_can_connect,
 )
-from remediations.facts.model import LogLine, SocketFile
+from remediations.endpoint import Endpoint
+from remediations.facts.model import FpmPool, LogLine, SocketFile
 from tests.unit.corpus_builder import CORPUS, build_facts
 
 CAPTURED = CORPUS / "captured"
@@ -129,8 +129,11 @@ def test_kernel_oom_lines_of_php_fpm_are_crashes_and_others_are_not() -> None:
         ("127.0.0.2:9000", "tcp", "127.0.0.1:9000", False),
     ],
 )
-def test_listen_matches(listen: str, kind: str, address: str, ok: bool) -> None:
-    assert listen_matches(listen, kind, address) is ok
+def test_pool_listen_accepts(listen: str, kind: str, address: str, ok: bool) -> None:
+    """The rules ask the pool's endpoint whether it accepts what the web server dials."""
+    pool = FpmPool("www", "/etc/php/8.2/fpm/pool.d/www.conf", listen=listen)
+    assert pool.endpoint is not None
+    assert pool.endpoint.accepts(Endpoint(kind, address)) is ok  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -209,7 +212,7 @@ CHECKS = {
 
 def _table(facts: Any) -> dict[str, tuple[str, str]]:
     rows = classify(facts).checks
-    assert all(status in ("ok", "warning", "error", "info") for _c, status, _m in rows)
+    assert all(status in ("ok", "warning", "error", "info", "unknown") for _c, status, _m in rows)
     out: dict[str, tuple[str, str]] = {}
     for check, status, message in rows:
         out.setdefault(check, (status, message))
