@@ -30,6 +30,7 @@ from remediations.diagnosis.signals import KERNEL_OOM_KILL
 
 LOG_SCORE = 150  # causes read from log lines alone; + the number of lines, up to 25
 MISSING = (2, 111, None)  # connect failures of a socket or port nobody listens on
+HEADER_BUFFERS = ("fastcgi_buffer_size", "fastcgi_buffers")  # what holds the response headers
 
 
 def _log_score(n: int) -> int:
@@ -224,7 +225,7 @@ def worker_crash(r: Reading, found: Findings) -> None:
 @detector(CauseId.HEADER_TOO_BIG)
 def header_too_big(r: Reading, found: Findings) -> None:
     """``upstream sent too big header``: the response headers do not fit fastcgi_buffer_size
-    (with the buffer directives as they are set)."""
+    (with the fastcgi_buffer_size / fastcgi_buffers lines as they are set, when they are)."""
     big = r.of_kind("header")
     if big:
         found.add(
@@ -232,7 +233,7 @@ def header_too_big(r: Reading, found: Findings) -> None:
             _log_score(len(big)),
             "PHP sends more response headers than nginx's FastCGI buffer holds; raise "
             "fastcgi_buffer_size / fastcgi_buffers (e.g. 32k / 16 16k).",
-            log_ev(big) + [directive_ev(d) for d in r.facts.web.buffer_directives[:2]],
+            log_ev(big) + [directive_ev(d) for d in r.facts.web.buffer_directives if d.name in HEADER_BUFFERS][:2],
         )
 
 
