@@ -33,6 +33,12 @@ def render(sections: Iterable[RawSection]) -> str:
     return "".join(out)
 
 
-def sections_of(output: str) -> list[Section]:
-    """The sections of a captured output, read by the product's own splitter."""
-    return split_sections(output)
+def sections_of(output: str) -> list[RawSection]:
+    """The sections of a captured output, read by the product's own splitter, in the form
+    :func:`render` takes (a file's body without the script's extra newline), so that
+    ``render(sections_of(text))`` is read exactly as ``text``."""
+    return [(s.kind, s.arg, _file_body(s) if s.kind == "file" else s.body) for s in split_sections(output)]
+
+
+def _file_body(s: Section) -> str:
+    return s.body[:-1] if s.body.endswith("\n") else s.body
