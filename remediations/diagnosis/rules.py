@@ -3,9 +3,7 @@
 A detector's docstring is its rule (rendered into the README by ``doc.py``).  They run in the
 order written here; the only dependency between them is named in the docstring that has it
 (``fpm-down`` looks at whether ``socket-mismatch`` already explains a missing socket).
-Scores order the causes: a config error before the FPM outage it causes (300 > 280), a socket
-mismatch before "FPM down" when FPM runs elsewhere (290), structural causes before causes read
-from logs alone (150 + the number of lines).
+The scores are what :func:`remediations.diagnosis.ranking.rank` orders by; its docstring says how.
 """
 
 from __future__ import annotations
