@@ -357,6 +357,7 @@ def diagnose(
         **HELP_SELECT,
         "run": "run id to undo (default: the latest run on each host)",
         "accept-new-hosts": "trust unknown host keys on first use",
+        "break-lock": "take the host lock even if another (dead) run holds it",
     }
 )
 def rollback(
@@ -367,6 +368,7 @@ def rollback(
     inventory: str | None = None,
     run: str | None = None,
     accept_new_hosts: bool = False,
+    break_lock: bool = False,
 ) -> None:
     """Undo a run's changes from the journal on each host (works after the controller died)."""
     console = Console()
@@ -377,7 +379,9 @@ def rollback(
     worst = 0
     for h in hosts:
         try:
-            console.line(f"[{h.name}] " + _rollback_one(h, run, accept_new_hosts=accept_new_hosts))
+            console.line(
+                f"[{h.name}] " + _rollback_one(h, run, accept_new_hosts=accept_new_hosts, break_lock=break_lock)
+            )
         except Fix502Error as exc:
             console.line(f"[{h.name}] rollback failed: {exc.one_line()}")
             worst = max(worst, exc.exit_code)
@@ -385,7 +389,7 @@ def rollback(
         raise Exit(code=worst)
 
 
-def _rollback_one(h: Host, run: str | None, *, accept_new_hosts: bool) -> str:
+def _rollback_one(h: Host, run: str | None, *, accept_new_hosts: bool, break_lock: bool) -> str:
     """Under the host lock, like any run: a rollback racing a fix would undo half of it."""
     from remediations.journal import list_runs, undo_run
     from remediations.remote import release_lock, take_lock
@@ -394,7 +398,7 @@ def _rollback_one(h: Host, run: str | None, *, accept_new_hosts: bool) -> str:
     t = connect(h, accept_new_hosts=accept_new_hosts)
     lock_id = f"rollback-{new_run_id()}"
     try:
-        take_lock(t, lock_id, break_lock=False)
+        take_lock(t, lock_id, break_lock=break_lock)
         try:
             runs = list_runs(t)
             target = run or (runs[-1] if runs else None)

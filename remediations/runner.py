@@ -223,6 +223,8 @@ class HostRun:
             stop=stop_after_attempt(max(1, retries + 1)),
             wait=wait_exponential(multiplier=spec.delay, exp_base=max(spec.backoff, 1.0), max=spec.max_delay),
             retry=retry_if_result(lambda r: not r.ok),
+            # the last failed answer is the result (tenacity would raise RetryError instead)
+            retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,
             reraise=True,
         )
         result: ProbeResult = retrying(attempt)
