@@ -156,9 +156,7 @@ class _TooBig(Exception):
     pass
 
 
-def plain(
-    value: Any, where: str, problems: list[str], *, tags: TagHook | None = None, limit: int = MAX_NODES
-) -> Any:
+def plain(value: Any, where: str, problems: list[str], *, tags: TagHook | None = None, limit: int = MAX_NODES) -> Any:
     """ruamel's round-trip types → plain Python; tags we cannot honour are problems, and more than
     ``limit`` nodes (an alias bomb) is one problem instead of a hang."""
     try:
@@ -188,7 +186,9 @@ def _plain(value: Any, where: str, problems: list[str], tags: TagHook | None, bu
             _plain(k, where, problems, tags, budget): _plain(v, where, problems, tags, budget) for k, v in items(value)
         }
     if isinstance(value, dict):
-        return {_plain(k, where, problems, tags, budget): _plain(v, where, problems, tags, budget) for k, v in value.items()}
+        return {
+            _plain(k, where, problems, tags, budget): _plain(v, where, problems, tags, budget) for k, v in value.items()
+        }
     if isinstance(value, list):  # CommentedSeq included
         return [_plain(v, where, problems, tags, budget) for v in value]
     tag = getattr(getattr(value, "tag", None), "value", None) or str(getattr(value, "tag", "")) or type(value).__name__

@@ -117,8 +117,8 @@ def read_with_ansible(path: Path, data: Data, problems: list[str], *, reason: st
         for child in group.child_groups:
             data.add_child(name, child.name)
     for name, host in manager._inventory.hosts.items():
-        rec = data.add_host(name, where)
-        rec.vars.update({k: Var(_plain(v), where) for k, v in host.vars.items()})
+        host_rec = data.add_host(name, where)
+        host_rec.vars.update({k: Var(_plain(v), where) for k, v in host.vars.items()})
     for name, group in manager._inventory.groups.items():
         for host in group.hosts:
             data.add_host_to(name, host.name)

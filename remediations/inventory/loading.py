@@ -49,7 +49,7 @@ class _Context:
 
 def _read_source(path: Path, data: Data, ctx: _Context) -> None:
     display = str(path)
-    if os.access(path, os.X_OK) and not path.suffix in (".yml", ".yaml", ".json", ".ini"):
+    if os.access(path, os.X_OK) and path.suffix not in (".yml", ".yaml", ".json", ".ini"):
         bridge.read_with_ansible(path, data, ctx.problems, reason="an executable inventory script")
         return
     try:
@@ -66,7 +66,12 @@ def _read_source(path: Path, data: Data, ctx: _Context) -> None:
             YamlSource(data, display, ctx.problems, ctx.vault.tag_hook).parse(doc)
             return
         if path.suffix.lower() in (".yml", ".yaml", ".json"):
-            ctx.problems.append(yaml_error or f"{display}:1:1: inventory must be a YAML mapping of groups, not {kind(doc)}")
+            if doc is None and yaml_error is None:
+                ctx.problems.append(f"{display}: inventory is empty")
+                return
+            ctx.problems.append(
+                yaml_error or f"{display}:1:1: inventory must be a YAML mapping of groups, not {kind(doc)}"
+            )
             return
     IniSource(data, display, ctx.problems).parse(text)
 
@@ -206,7 +211,7 @@ def load_inventory(path: str | Path, *, vault_password_file: str | Path | None =
     InventoryError listing every problem (one per line) if anything is wrong."""
     source = Path(path)
     if not source.exists():
-        raise InventoryError(f"{source}: no such file or directory")
+        raise InventoryError(f"{source}: no such file")
     ctx = _Context(Path(vault_password_file) if vault_password_file else None)
     data = Data(f"{source}:1:1" if source.is_file() else str(source))
     _read_tree(source, data, ctx)

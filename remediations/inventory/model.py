@@ -119,7 +119,11 @@ class Inventory:
     def _select_groups(self, spec: str) -> set[str]:
         chosen: set[str] = set()
         for pattern in _split_commas(spec, "--group"):
-            names = [g for g in self.groups if fnmatch.fnmatchcase(g, pattern) and (g not in ("all", "ungrouped") or g == pattern)]
+            names = [
+                g
+                for g in self.groups
+                if fnmatch.fnmatchcase(g, pattern) and (g not in ("all", "ungrouped") or g == pattern)
+            ]
             if not names:
                 raise self._no_match("--group", pattern, self.groups, "group")
             for name in names:

@@ -81,9 +81,7 @@ class Matcher:
     """Pattern evaluation over one inventory: group names in definition order, each group's hosts
     in ``Group.get_hosts`` order, host names in definition order."""
 
-    def __init__(
-        self, label: str, groups: Mapping[str, list[str]], hosts: Iterable[str], no_match: NoMatch
-    ) -> None:
+    def __init__(self, label: str, groups: Mapping[str, list[str]], hosts: Iterable[str], no_match: NoMatch) -> None:
         self.label = label
         self.groups = groups
         self.hosts = list(hosts)
@@ -124,10 +122,7 @@ class Matcher:
             raise InventoryError(f"{self.label}: --limit {spec!r} is empty")
         hosts: list[str] = []
         for term in order(terms):
-            if term in self.known:
-                that = [term]
-            else:
-                that = self.one(term)
+            that = [term] if term in self.known else self.one(term)
             if term[0] == "!":
                 drop = set(that)
                 hosts = [h for h in hosts if h not in drop]

@@ -9,6 +9,7 @@ Python literals (``ast.literal_eval``) as Ansible does.  Every problem names fil
 from __future__ import annotations
 
 import ast
+import difflib
 import re
 import shlex
 import string
@@ -62,7 +63,6 @@ def expand_range(name: str) -> list[str]:
 
 def host_pattern(pattern: str) -> tuple[list[str], int | None]:
     """``parse_address(allow_ranges=True)`` + range expansion: names and an optional port."""
-    pattern = pattern.strip()
     port: str | None = None
     six = _IPV6_PORT.match(pattern)
     if six:
@@ -93,13 +93,18 @@ class YamlSource:
         out: Layer = {}
         for key, value in items(mapping):
             if not isinstance(key, str):
-                self.problems.append(f"{key_where(self.display, mapping, key)}: {what}: variable name {key!r} is not a string")
+                self.problems.append(
+                    f"{key_where(self.display, mapping, key)}: {what}: variable name {key!r} is not a string"
+                )
                 continue
             vwhere = value_where(self.display, mapping, key)
             out[key] = Var(plain(value, vwhere, self.problems, tags=self.tags), vwhere)
         return out
 
     def parse(self, doc: Any) -> None:
+        if doc is None:
+            self.problems.append(f"{self.display}: inventory is empty")
+            return
         if not isinstance(doc, CommentedMap):
             self.problems.append(f"{self.display}:1:1: inventory must be a YAML mapping of groups, not {kind(doc)}")
             return
@@ -113,10 +118,13 @@ class YamlSource:
             return None
         if body is not None and not isinstance(body, CommentedMap):
             vwhere = value_where(self.display, owner, name)
-            self.problems.append(f"{vwhere}: group {name!r} must be a mapping with hosts/children/vars, not {kind(body)}")
+            self.problems.append(
+                f"{vwhere}: group {name!r} must be a mapping with hosts/children/vars, not {kind(body)}"
+            )
             return None
         group = self.data.add_group(name, where)
-        for key, value in items(body) if body is not None else []:
+        for key, value in items(body) if isinstance(body, CommentedMap) else []:
+            assert isinstance(body, CommentedMap)
             vwhere = value_where(self.display, body, key)
             if isinstance(value, str) and key in ("hosts", "children"):
                 value = CommentedMap({value: None})  # Ansible accepts `hosts: web1`
@@ -128,9 +136,10 @@ class YamlSource:
             elif key == "hosts":
                 self.hosts(name, value, vwhere)
             else:
-                hint = " (expected hosts, children or vars)"
+                close = difflib.get_close_matches(str(key), ["hosts", "children", "vars"], n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else " (expected hosts, children or vars)"
                 self.problems.append(f"{key_where(self.display, body, key)}: group {name!r}: unknown key {key!r}{hint}")
-        return name
+        return str(name)
 
     def group_var(self, group: str, key: str, var: Var) -> None:
         if key == "ansible_group_priority":  # a setting of the group, not a variable
@@ -250,7 +259,9 @@ class IniSource:
             if decl["state"] == "vars":
                 self.problems.append(f"{decl['where']}: section [{name}:vars] is for an undefined group {name!r}")
             else:
-                self.problems.append(f"{decl['where']}: section [{decl['parents'][-1]}:children] includes undefined group {name!r}")
+                self.problems.append(
+                    f"{decl['where']}: section [{decl['parents'][-1]}:children] includes undefined group {name!r}"
+                )
 
     def section(self, name: str, state: str, where: str) -> tuple[str, str]:
         if state not in ("hosts", "children", "vars"):

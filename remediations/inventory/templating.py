@@ -91,10 +91,16 @@ class _HostVars(Mapping[str, Any]):
             template = _ENV.from_string(value)
             # shared=True hands this mapping to jinja2 as is, so only the variables the template
             # names are rendered (a whole-dict copy would render every variable of the host).
-            context = template.new_context(self, shared=True)
+            context = template.new_context(self, shared=True)  # type: ignore[arg-type]
             return "".join(template.root_render_func(context))
         except TemplateProblem:
             raise
+        except jinja2.UndefinedError as exc:
+            if "lookup" in str(exc) or "query" in str(exc):
+                raise TemplateProblem(
+                    f"template {value!r}: lookups are not available in fix502's inventory templates"
+                ) from None
+            raise TemplateProblem(f"template {value!r}: {' '.join(str(exc).split())}") from None
         except jinja2.TemplateError as exc:
             raise TemplateProblem(f"template {value!r}: {' '.join(str(exc).split())}") from None
 

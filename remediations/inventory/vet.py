@@ -171,7 +171,7 @@ def key_file(values: Mapping[str, Any], bad: Bad) -> str | None:
     if problem:
         bad(key, f"{value!r} {problem}")
         return None
-    return os.path.expanduser(value)
+    return os.path.expanduser(str(value))
 
 
 def become(values: Mapping[str, Any], bad: Bad) -> bool:

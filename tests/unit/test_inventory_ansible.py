@@ -51,7 +51,11 @@ def ansible_view(src: Path) -> tuple[InventoryManager, dict[str, dict[str, Any]]
         for host in manager.get_hosts("all"):
             raw = variables.get_vars(host=host, include_hostvars=False)
             templar = Templar(loader=loader, variables=raw)
-            rendered = {k: templar.template(v) for k, v in raw.items() if k.startswith("ansible_") or k in ("site_url", "inventory_hostname")}
+            rendered = {
+                k: templar.template(v)
+                for k, v in raw.items()
+                if k.startswith("ansible_") or k in ("site_url", "inventory_hostname")
+            }
             conn = connection_loader.get("ssh", PlayContext(), None)
             conn.set_options(var_options=rendered)
             effective[host.name] = {
@@ -92,11 +96,12 @@ def _expand(effective: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return effective
 
 
-CASE_DIRS = sorted(p for p in CASES.iterdir() if p.is_dir())
+# fix502's own fixtures (nested groups, group_vars directories, ranges, ungrouped) too
+CASE_DIRS = sorted(p for p in CASES.iterdir() if p.is_dir()) + [CASES.parent / n for n in ("lab", "nested", "toplevel")]
 
 
 def test_enough_cases() -> None:
-    assert len(CASE_DIRS) >= 30
+    assert len(CASE_DIRS) >= 35
 
 
 @pytest.mark.parametrize("case", CASE_DIRS, ids=[p.name for p in CASE_DIRS])
