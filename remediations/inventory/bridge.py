@@ -94,16 +94,21 @@ def read_with_ansible(path: Path, data: Data, problems: list[str], *, reason: st
     """Let ansible-core's InventoryManager read ``path``, then copy its graph into ``data`` in
     Ansible's own order (groups, children, hosts, inventory vars)."""
     try:
+        import ansible.constants as ansible_constants
         from ansible.errors import AnsibleError
         from ansible.inventory.manager import InventoryManager
         from ansible.parsing.dataloader import DataLoader
+        from ansible.plugins.loader import init_plugin_loader
     except ImportError:
         problems.append(f"{path}: {reason} {_NEED}")
         return
+    init_plugin_loader()  # what the ansible CLIs do first: makes ansible.builtin.* and collections resolvable
+    # A source Ansible cannot parse is only a warning there; here it must stop the run.
+    ansible_constants.INVENTORY_ANY_UNPARSED_IS_FAILED = True  # type: ignore[attr-defined]
     try:
         manager = InventoryManager(loader=DataLoader(), sources=[str(path)], parse=False)
         if not manager.parse_source(str(path)):
-            problems.append(f"{path}: ansible-core could not read it as {reason}")
+            problems.append(f"{path}: ansible-core could not read it ({reason})")
             return
     except AnsibleError as exc:
         problems.append(f"{path}: {' '.join(str(exc).split())}")

@@ -47,11 +47,37 @@ class _Context:
         self.vault = bridge.Vault(vault_password_file)
 
 
+def _is_script(path: Path) -> bool:
+    return os.access(path, os.X_OK) and path.suffix not in (".yml", ".yaml", ".json", ".ini")
+
+
+def _is_plugin_config(doc: Any) -> bool:
+    return isinstance(doc, CommentedMap) and "plugin" in doc and not any(k in doc for k in ("all", "hosts", "children"))
+
+
+def _dynamic(path: Path) -> str | None:
+    """Why ``path`` (a file, or any file of a directory) needs ansible-core, or None.
+
+    A ``constructed`` config works on the hosts the other sources defined, so when one source
+    needs ansible-core, ansible-core reads the whole inventory, in its own order."""
+    if path.is_dir():
+        for entry in sorted(os.listdir(path)):
+            if not _IGNORED.search(entry):
+                reason = _dynamic(path / entry)
+                if reason:
+                    return reason
+        return None
+    if _is_script(path):
+        return "an executable inventory script"
+    if path.suffix.lower() in (".yml", ".yaml") and path.stat().st_size <= 1024 * 1024:
+        doc, _ = _try_yaml(path.read_text(encoding="utf-8", errors="replace"), str(path))
+        if _is_plugin_config(doc):
+            return f"the inventory plugin {doc['plugin']!r}"
+    return None
+
+
 def _read_source(path: Path, data: Data, ctx: _Context) -> None:
     display = str(path)
-    if os.access(path, os.X_OK) and path.suffix not in (".yml", ".yaml", ".json", ".ini"):
-        bridge.read_with_ansible(path, data, ctx.problems, reason="an executable inventory script")
-        return
     try:
         text = read_text(path, display, InventoryError)
     except InventoryError as exc:
@@ -60,9 +86,6 @@ def _read_source(path: Path, data: Data, ctx: _Context) -> None:
     if path.suffix.lower() in _YAML_EXTS:
         doc, yaml_error = _try_yaml(text, display)
         if isinstance(doc, CommentedMap):
-            if "plugin" in doc and not any(k in doc for k in ("all", "hosts", "children", "vars")):
-                bridge.read_with_ansible(path, data, ctx.problems, reason=f"the inventory plugin {doc['plugin']!r}")
-                return
             YamlSource(data, display, ctx.problems, ctx.vault.tag_hook).parse(doc)
             return
         if path.suffix.lower() in (".yml", ".yaml", ".json"):
@@ -214,7 +237,11 @@ def load_inventory(path: str | Path, *, vault_password_file: str | Path | None =
         raise InventoryError(f"{source}: no such file")
     ctx = _Context(Path(vault_password_file) if vault_password_file else None)
     data = Data(f"{source}:1:1" if source.is_file() else str(source))
-    _read_tree(source, data, ctx)
+    reason = _dynamic(source)
+    if reason:
+        bridge.read_with_ansible(source, data, ctx.problems, reason=reason)
+    else:
+        _read_tree(source, data, ctx)
     if ctx.problems:
         raise InventoryProblems(list(dict.fromkeys(ctx.problems)))
     data.reconcile()
