@@ -107,7 +107,8 @@ def test_unsupported_ssh_option_is_refused_by_name(tmp_path: Path) -> None:
     path = tmp_path / "hosts.yml"
     path.write_text("all:\n  hosts:\n    web1:\n      ansible_ssh_extra_args: '-o ForwardAgent=yes'\n")
     assert refuse(path) == [
-        f"{path}:4:31: host web1: ansible_ssh_extra_args ssh option 'forwardagent' is not supported by fix502's transport"
+        f"{path}:4:31: host web1: ansible_ssh_extra_args ssh option 'forwardagent' "
+        "is not supported by fix502's transport"
     ]
 
 

@@ -10,12 +10,12 @@ import pytest
 
 pytest.importorskip("ansible")
 
-from ansible.inventory.manager import InventoryManager  # noqa: E402
-from ansible.parsing.dataloader import DataLoader  # noqa: E402
-from ansible.parsing.vault import VaultLib, VaultSecret  # noqa: E402
+from ansible.inventory.manager import InventoryManager
+from ansible.parsing.dataloader import DataLoader
+from ansible.parsing.vault import VaultLib, VaultSecret
 
-from remediations.errors import InventoryError  # noqa: E402
-from remediations.inventory import load_inventory  # noqa: E402
+from remediations.errors import InventoryError
+from remediations.inventory import load_inventory
 
 
 def encrypt(text: str, password: bytes = b"s3cret") -> str:
@@ -108,6 +108,7 @@ def test_plugin_config_without_ansible_core_is_one_line(tmp_path: Path, monkeypa
     with pytest.raises(InventoryError) as info:
         load_inventory(tmp_path / "aws_ec2.yml")
     assert info.value.one_line() == (
-        f"{tmp_path / 'aws_ec2.yml'}: the inventory plugin 'amazon.aws.aws_ec2' needs ansible-core (pip install ansible-core)"
+        f"{tmp_path / 'aws_ec2.yml'}: the inventory plugin 'amazon.aws.aws_ec2' "
+        "needs ansible-core (pip install ansible-core)"
     )
     assert json.dumps(1)
