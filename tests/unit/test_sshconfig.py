@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import getpass
-import socket
 from pathlib import Path
 
 import paramiko
@@ -99,7 +98,7 @@ def test_error_map_names_the_hop_and_keeps_the_family() -> None:
             ),
             Unreachable,
         ),
-        (socket.timeout("timed out"), Unreachable),
+        (TimeoutError("timed out"), Unreachable),
         (EOFError(), Unreachable),
         (HostKeyError("unknown host key x"), HostKeyError),
     ]
