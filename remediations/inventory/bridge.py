@@ -9,7 +9,7 @@ from __future__ import annotations
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from remediations.errors import InventoryError
 from remediations.inventory.data import Data, Var
@@ -35,20 +35,21 @@ def _plain(value: Any) -> Any:
 class Vault:
     """Decrypts ``!vault`` values and vault-encrypted vars files with --vault-password-file."""
 
-    def __init__(self, password_file: Path | None) -> None:
+    def __init__(self, password_file: Path | None, password: bytes | None = None) -> None:
         self.password_file = password_file
+        self.password = password
         self._lib: Any = None
 
     def _vault(self, where: str) -> Any:
         if self._lib is not None:
             return self._lib
-        if self.password_file is None:
+        if self.password_file is None and self.password is None:
             raise InventoryError(f"{where}: vault-encrypted value, but no --vault-password-file given")
         try:
             from ansible.parsing.vault import VaultLib, VaultSecret
         except ImportError:
             raise InventoryError(f"{where}: decrypting Ansible Vault {_NEED}") from None
-        secret = _password(self.password_file)
+        secret = self.password if self.password is not None else _password(cast(Path, self.password_file))
         self._lib = VaultLib([("default", VaultSecret(secret))])
         return self._lib
 

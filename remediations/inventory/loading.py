@@ -42,9 +42,9 @@ _VARS_EXTS = (".yml", ".yaml", ".json")
 
 
 class _Context:
-    def __init__(self, vault_password_file: Path | None) -> None:
+    def __init__(self, vault_password_file: Path | None, vault_password: bytes | None) -> None:
         self.problems: list[str] = []
-        self.vault = bridge.Vault(vault_password_file)
+        self.vault = bridge.Vault(vault_password_file, vault_password)
 
 
 def _is_script(path: Path) -> bool:
@@ -229,13 +229,16 @@ def resolve_host(data: Data, host: HostRec, dirs: _VarsDirs, problems: list[str]
     return None if failed or len(problems) > before else built
 
 
-def load_inventory(path: str | Path, *, vault_password_file: str | Path | None = None) -> Inventory:
+def load_inventory(
+    path: str | Path, *, vault_password_file: str | Path | None = None, vault_password: bytes | None = None
+) -> Inventory:
     """Read an Ansible inventory (file or directory) and its group_vars/host_vars; raise one
-    InventoryError listing every problem (one per line) if anything is wrong."""
+    InventoryError listing every problem (one per line) if anything is wrong.  Vault data is
+    decrypted with ``vault_password_file`` (Ansible's rules) or ``vault_password``."""
     source = Path(path)
     if not source.exists():
         raise InventoryError(f"{source}: no such file")
-    ctx = _Context(Path(vault_password_file) if vault_password_file else None)
+    ctx = _Context(Path(vault_password_file) if vault_password_file else None, vault_password)
     data = Data(f"{source}:1:1" if source.is_file() else str(source))
     reason = _dynamic(source)
     if reason:
@@ -269,4 +272,5 @@ def _inventory(source: Path, data: Data, hosts: dict[str, Host]) -> Inventory:
         group_hosts=order,
         defined=list(data.hosts),
         group_vars={name: {k: v.value for k, v in g.vars.items()} for name, g in data.groups.items()},
+        direct={name: list(g.hosts) for name, g in data.groups.items()},
     )

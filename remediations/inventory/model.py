@@ -76,6 +76,7 @@ class Inventory:
     group_hosts: dict[str, list[str]] = field(default_factory=dict)  # Group.get_hosts() order
     defined: list[str] = field(default_factory=list)  # host names in definition order
     group_vars: dict[str, dict[str, Any]] = field(default_factory=dict)  # inventory vars per group
+    direct: dict[str, list[str]] = field(default_factory=dict)  # each group's own hosts, in order
 
     def _label(self) -> str:
         return f"inventory {self.path}" if self.path is not None else "inventory"
