@@ -68,9 +68,29 @@ class SSHConfigs:
         return merged
 
 
+def _expand_includes(text: str, base: Path, depth: int = 0) -> str:
+    """``Include`` inlined (paramiko does not follow it): globs, relative to ~/.ssh or /etc/ssh."""
+    if depth > 16:  # ssh's own limit
+        raise InputError(f"ssh config Include nested more than 16 deep under {base}")
+    out: list[str] = []
+    for line in text.splitlines():
+        words = line.split()
+        if len(words) >= 2 and words[0].lower() == "include":
+            for pattern in words[1:]:
+                expanded = Path(os.path.expanduser(pattern))
+                full = expanded if expanded.is_absolute() else base / expanded
+                for file in sorted(full.parent.glob(full.name)):
+                    if file.is_file():
+                        out.append(_expand_includes(file.read_text(encoding="utf-8"), base, depth + 1))
+            continue
+        out.append(line)
+    return "\n".join(out)
+
+
 def _read(path: Path, *, explicit: bool) -> paramiko.SSHConfig | None:
+    base = Path("/etc/ssh") if path == SYSTEM_CONFIG else Path.home() / ".ssh"
     try:
-        text = path.read_text(encoding="utf-8")
+        text = _expand_includes(path.read_text(encoding="utf-8"), base)
     except FileNotFoundError:
         if explicit:
             raise InputError(f"--ssh-config {path}: no such file") from None

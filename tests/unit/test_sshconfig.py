@@ -109,3 +109,11 @@ def test_error_map_names_the_hop_and_keeps_the_family() -> None:
     refused = translate(cases[1][0], "jump host bastion (jump@198.51.100.7:22)", "web1").one_line()
     assert refused == "web1: cannot connect to jump host bastion (jump@198.51.100.7:22): Connection refused"
     assert not issubclass(CommandTimeout, TransportError)  # reached, then too slow: not "unreachable"
+
+
+def test_include_is_followed(tmp_path: Path) -> None:
+    (tmp_path / "conf.d").mkdir()
+    (tmp_path / "conf.d" / "10-web.conf").write_text("Host web9\n  HostName 192.0.2.9\n  User www\n")
+    (tmp_path / "config").write_text(f"Include {tmp_path}/conf.d/*.conf\nHost *\n  Port 2200\n")
+    target = resolve("web9", SSHConfigs(tmp_path / "config"))
+    assert (target.hostname, target.user, target.port) == ("192.0.2.9", "www", 2200)
