@@ -269,7 +269,9 @@ class SSHTransport:
             self.open()
             self.round_trips += 1
             try:
-                return _invoke_run(self.conn, self.host, command, stdin, timeout or self.command_timeout)
+                return _invoke_run(
+                    self.conn, self.host, self.target.user, command, stdin, timeout or self.command_timeout
+                )
             except CommandTimeout:
                 raise
             except _MAPPED as exc:
@@ -299,16 +301,18 @@ class LocalTransport:
 
     def run(self, command: str, *, stdin: str | None = None, timeout: float | None = None) -> CmdResult:
         self.round_trips += 1
-        return _invoke_run(self.ctx, self.host, command, stdin, timeout or self.command_timeout)
+        return _invoke_run(self.ctx, self.host, getpass.getuser(), command, stdin, timeout or self.command_timeout)
 
     def close(self) -> None:
         return None
 
 
-def _invoke_run(ctx: invoke.context.Context, host: Host, command: str, stdin: str | None, timeout: float) -> CmdResult:
+def _invoke_run(
+    ctx: invoke.context.Context, host: Host, login: str, command: str, stdin: str | None, timeout: float
+) -> CmdResult:
     """One command through invoke (fabric's Connection is an invoke Context), for both transports:
     become wrapping, stdin, timeout → CommandTimeout.  Connection-level failures are the caller's."""
-    if host.become and (host.user or getpass.getuser()) != "root":
+    if host.become and login != "root":  # the user ssh really logs in as (inventory, ssh config, local)
         # The password (if any) goes on stdin to `sudo -S`, never into the command line.
         command = ("sudo -S -p '' sh -c " if host.become_password else "sudo -n sh -c ") + q(command)
         if host.become_password:

@@ -117,3 +117,25 @@ def test_include_is_followed(tmp_path: Path) -> None:
     (tmp_path / "config").write_text(f"Include {tmp_path}/conf.d/*.conf\nHost *\n  Port 2200\n")
     target = resolve("web9", SSHConfigs(tmp_path / "config"))
     assert (target.hostname, target.user, target.port) == ("192.0.2.9", "www", 2200)
+
+
+def test_become_follows_the_user_ssh_really_logs_in_as(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from remediations.inventory import Host
+    from remediations.transport import SSHTransport, _invoke_run
+
+    (tmp_path / "config").write_text("Host app\n  HostName 192.0.2.5\n  User deploy\n")
+    host = Host(name="web1", address="app", become=True)  # no user in the inventory
+    transport = SSHTransport(host, ssh_config=tmp_path / "config", known_hosts=tmp_path / "known_hosts")
+    assert transport.target.user == "deploy"
+    sent: list[str] = []
+
+    class Ctx:
+        def run(self, command: str, **_: object) -> SimpleNamespace:
+            sent.append(command)
+            return SimpleNamespace(exited=0, stdout="", stderr="")
+
+    _invoke_run(Ctx(), host, transport.target.user, "id -u", None, 5.0)  # type: ignore[arg-type]
+    _invoke_run(Ctx(), host, "root", "id -u", None, 5.0)  # type: ignore[arg-type]
+    assert sent == ["sudo -n sh -c 'id -u'", "id -u"]
