@@ -20,6 +20,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from remediations.inventory.data import Layer
 
 _MAX_DEPTH = 20
+_MAX_TEXT = 100_000
 
 
 def _regex_replace(value: Any, pattern: str = "", replacement: str = "", ignorecase: bool = False) -> str:
@@ -33,8 +34,23 @@ def _bool(value: Any) -> bool:
     return str(value).strip().lower() in {"yes", "on", "1", "true", "y", "t"}
 
 
+class _Bounded(ImmutableSandboxedEnvironment):
+    """The sandbox, plus bounds on ``*`` and ``**``: ``{{ 'a' * 10**9 }}`` must not eat the controller."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**" and isinstance(right, int) and abs(right) > 64:
+            raise jinja2.exceptions.SecurityError("exponent too large")
+        if operator == "*":
+            for seq, count in ((left, right), (right, left)):
+                if isinstance(seq, str | list | tuple) and isinstance(count, int) and len(seq) * count > _MAX_TEXT:
+                    raise jinja2.exceptions.SecurityError("result too large")
+        return super().call_binop(context, operator, left, right)
+
+
 def _environment() -> ImmutableSandboxedEnvironment:
-    env = ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    env = _Bounded(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
     env.filters.update({"regex_replace": _regex_replace, "bool": _bool, "d": env.filters["default"]})
     return env
 
@@ -92,7 +108,10 @@ class _HostVars(Mapping[str, Any]):
             # shared=True hands this mapping to jinja2 as is, so only the variables the template
             # names are rendered (a whole-dict copy would render every variable of the host).
             context = template.new_context(self, shared=True)  # type: ignore[arg-type]
-            return "".join(template.root_render_func(context))
+            out = "".join(template.root_render_func(context))
+            if len(out) > _MAX_TEXT:
+                raise TemplateProblem(f"template {value[:40]!r}...: renders to more than {_MAX_TEXT} characters")
+            return out
         except TemplateProblem:
             raise
         except jinja2.UndefinedError as exc:

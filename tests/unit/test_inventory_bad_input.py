@@ -120,3 +120,26 @@ def test_ini_errors_name_the_line(tmp_path: Path) -> None:
         f"{path}:5: invalid section entry '[bad section]' (no spaces or other characters allowed)",
         f"{path}:3: section [db:vars] is for an undefined group 'db'",
     ]
+
+
+def test_templates_cannot_exhaust_the_controller(tmp_path: Path) -> None:
+    path = tmp_path / "hosts.yml"
+    path.write_text(
+        "all:\n  hosts:\n"
+        "    w1: {a: \"{{ 'a' * 1000000000 }}\"}\n"
+        '    w2: {b: "{{ 9 ** 99999999 }}"}\n'
+        '    w3: {c: "{% for i in range(100000000) %}x{% endfor %}"}\n'
+    )
+    start = time.monotonic()
+    assert refuse(path) == [
+        f"{path}:3:13: host w1: a: template \"{{{{ 'a' * 1000000000 }}}}\": result too large",
+        f"{path}:4:13: host w2: b: template '{{{{ 9 ** 99999999 }}}}': exponent too large",
+        f"{path}:5:13: host w3: c: template '{{% for i in range(100000000) %}}x{{% endfor %}}': 'range' is undefined",
+    ]
+    assert time.monotonic() - start < 5
+
+
+def test_deeply_nested_ini_literal_stays_a_string(tmp_path: Path) -> None:
+    path = tmp_path / "hosts"
+    path.write_text("[web]\nw1 x=" + "[" * 100_000 + "\n")
+    assert load_inventory(path).hosts["w1"].vars["x"] == "[" * 100_000
