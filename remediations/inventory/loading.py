@@ -38,6 +38,9 @@ _IGNORED = re.compile(
     r"(\.pyc|\.pyo|\.swp|\.bak|~|\.rpm|\.md|\.txt|\.rst|\.orig|\.cfg|\.retry)$"
 )
 _YAML_EXTS = ("", ".yml", ".yaml", ".json")
+# A file whose first line that counts is an INI section: as YAML it would be a list, which the yaml
+# plugin rejects, so Ansible ends up in the ini plugin anyway; skip the YAML attempt.
+_INI_START = re.compile(r"\A(?:\s*(?:[#;][^\n]*)?\n)*\s*\[[^:\]\s]+(?::\w+)?\]\s*(?:#[^\n]*)?$", re.MULTILINE)
 _VARS_EXTS = (".yml", ".yaml", ".json")
 
 
@@ -83,7 +86,7 @@ def _read_source(path: Path, data: Data, ctx: _Context) -> None:
     except InventoryError as exc:
         ctx.problems.append(str(exc))
         return
-    if path.suffix.lower() in _YAML_EXTS:
+    if path.suffix.lower() in _YAML_EXTS and not (path.suffix == "" and _INI_START.match(text)):
         doc, yaml_error = _try_yaml(text, display)
         if isinstance(doc, CommentedMap):
             YamlSource(data, display, ctx.problems, ctx.vault.tag_hook).parse(doc)
@@ -192,18 +195,20 @@ def _host_layer(data: Data, host: HostRec, dirs: _VarsDirs) -> Layer:
     return merged
 
 
-def _magic(data: Data, host: HostRec) -> dict[str, Any]:
+def _magic(host: HostRec, groups: dict[str, list[str]]) -> dict[str, Any]:
     return {
         "inventory_hostname": host.name,
         "inventory_hostname_short": host.name.split(".")[0],
         "group_names": sorted(g for g in host.groups if g not in ("all", "ungrouped")),
-        "groups": {g: data.group_hosts(g) for g in data.groups},
+        "groups": groups,
     }
 
 
-def resolve_host(data: Data, host: HostRec, dirs: _VarsDirs, problems: list[str]) -> Host | None:
+def resolve_host(
+    data: Data, host: HostRec, dirs: _VarsDirs, problems: list[str], groups: dict[str, list[str]]
+) -> Host | None:
     layer = _host_layer(data, host, dirs)
-    values, failed = render_layer(layer, _magic(data, host))
+    values, failed = render_layer(layer, _magic(host, groups))
     problems.extend(f"{where}: host {host.name}: {message}" for where, message in failed)
     before = len(problems)
 
@@ -249,21 +254,20 @@ def load_inventory(
         raise InventoryProblems(list(dict.fromkeys(ctx.problems)))
     data.reconcile()
     dirs = _VarsDirs(source if source.is_dir() else source.parent, ctx)
-    all_order = data.group_hosts("all")
+    order = {g: data.group_hosts(g) for g in data.groups}
     hosts: dict[str, Host] = {}
-    for name in all_order:
-        built = resolve_host(data, data.hosts[name], dirs, ctx.problems)
+    for name in order["all"]:
+        built = resolve_host(data, data.hosts[name], dirs, ctx.problems, order)
         if built is not None:
             hosts[name] = built
     if ctx.problems:
         raise InventoryProblems(list(dict.fromkeys(ctx.problems)))
     if not hosts:
         raise InventoryError(f"{source}: inventory defines no hosts")
-    return _inventory(source, data, hosts)
+    return _inventory(source, data, hosts, order)
 
 
-def _inventory(source: Path, data: Data, hosts: dict[str, Host]) -> Inventory:
-    order = {g: data.group_hosts(g) for g in data.groups}
+def _inventory(source: Path, data: Data, hosts: dict[str, Host], order: dict[str, list[str]]) -> Inventory:
     return Inventory(
         hosts=hosts,
         groups={g: set(members) for g, members in order.items()},
