@@ -126,3 +126,8 @@ def test_same_hosts_order_and_connection_values(case: Path) -> None:
             assert not manager.get_hosts(term.group(1)), pattern
             continue
         assert got == expected, pattern
+        if got:  # --limit: the play's "all", in inventory order, restricted to the pattern
+            manager.subset(pattern)
+            limited = [h.name for h in manager.get_hosts("all")]
+            manager.subset(None)
+            assert [h.name for h in inv.select(limit=pattern)] == limited, f"--limit {pattern}"
