@@ -97,6 +97,16 @@ def _expand(effective: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 
 # fix502's own fixtures (nested groups, group_vars directories, ranges, ungrouped) too
+def _generated(groups: list[str], hosts: list[str]) -> list[str]:
+    """Set algebra, globs, regexes, subscripts and comma lists over the case's own names."""
+    real = [g for g in groups if g != "ungrouped"] or groups
+    a, b = real[0], real[-1]
+    out = [f"{a}:{b}", f"{a}:&{b}", f"{a}:!{b}", f"{a},{b}", f"{b},!{a}", f"&{a}", f"!{b}"]
+    out += [f"{a[:2]}*", f"*{b[-2:]}", f"~^{a[:2]}", f"~{b[-2:]}$", f"{a}[0]", f"{a}[-1]", f"{b}[0:1]", f"{b}[1:]"]
+    out += [",".join(hosts[:2]), f"{hosts[0]}:{a}", f"{hosts[-1][:3]}*:&{a}", f"all:!{hosts[0]}"]
+    return out
+
+
 CASE_DIRS = sorted(p for p in CASES.iterdir() if p.is_dir()) + [CASES.parent / n for n in ("lab", "nested", "toplevel")]
 
 
@@ -112,7 +122,7 @@ def test_same_hosts_order_and_connection_values(case: Path) -> None:
     assert list(inv.hosts) == [h.name for h in manager.get_hosts("all")]
     assert fix502_view(inv) == _expand(effective)
     groups = [g for g in manager.groups if g != "all"]
-    for pattern in [*PATTERNS, *groups, ",".join(groups[:3]), f"{groups[-1]}[0]", f"{groups[-1]}[0:1]"]:
+    for pattern in [*PATTERNS, *groups, *_generated(groups, list(inv.hosts))]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             expected = [h.name for h in manager.get_hosts(pattern)]
