@@ -22,7 +22,12 @@ def fix502(*args: str) -> subprocess.CompletedProcess[str]:
         "Program(namespace=collection, name='fix502').run(['fix502', *sys.argv[1:]])"
     )
     return subprocess.run(
-        [sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=60, cwd=Path.cwd()
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path.cwd(),
+        stdin=subprocess.DEVNULL,
     )
 
 
@@ -85,3 +90,23 @@ def test_secrets_never_printed_and_errors_are_one_line(tmp_path: Path) -> None:
     good = fix502("inventory", "--list", "--inventory", str(tmp_path / "hosts"))
     assert good.returncode == 0 and "hunter2" not in good.stdout
     assert fix502("inventory", "--inventory", str(tmp_path / "hosts")).returncode == 2
+
+
+def test_vault_options_are_checked(tmp_path: Path) -> None:
+    from remediations.cli_inventory import vault_options
+    from remediations.errors import OptionError
+
+    with pytest.raises(OptionError, match="exclude each other"):
+        vault_options(str(tmp_path / "pw"), True)
+    with pytest.raises(OptionError, match="no such file"):
+        vault_options(str(tmp_path / "pw"), False)
+    (tmp_path / "pw").write_text("x\n")
+    assert vault_options(str(tmp_path / "pw"), False) == {"vault_password_file": str(tmp_path / "pw")}
+    assert vault_options(None, False) == {}
+
+
+def test_ask_vault_pass_without_a_terminal_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "hosts").write_text("web1\n")
+    out = fix502("inventory", "--list", "--ask-vault-pass", "--inventory", str(tmp_path / "hosts"))
+    assert out.returncode == 2
+    assert out.stderr.strip() == "--ask-vault-pass needs a terminal; use --vault-password-file"
