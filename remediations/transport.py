@@ -313,10 +313,7 @@ def _invoke_run(
     """One command through invoke (fabric's Connection is an invoke Context), for both transports:
     become wrapping, stdin, timeout → CommandTimeout.  Connection-level failures are the caller's."""
     if host.become and login != "root":  # the user ssh really logs in as (inventory, ssh config, local)
-        # The password (if any) goes on stdin to `sudo -S`, never into the command line.
-        command = ("sudo -S -p '' sh -c " if host.become_password else "sudo -n sh -c ") + q(command)
-        if host.become_password:
-            stdin = host.become_password + "\n" + (stdin or "")
+        command, stdin = become(command, stdin, host.become_password)
     try:
         result = ctx.run(
             command,
@@ -329,6 +326,29 @@ def _invoke_run(
         raise CommandTimeout(f"command timed out after {exc.timeout}s", where=host.name) from None
     assert result is not None
     return CmdResult(int(result.exited), result.stdout, result.stderr)
+
+
+# sudo resets the environment, and the probe must know which address the session came in on
+# (a site listening on its own address does not answer on 127.0.0.1): carry SSH_CONNECTION over.
+_SUDO_ENV = 'env "SSH_CONNECTION=${SSH_CONNECTION:-}" '
+
+
+def become(command: str, stdin: str | None, password: str | None) -> tuple[str, str | None]:
+    """The command as root through sudo, the same over sudo as over a root login.
+
+    The password never reaches a command line.  It goes on stdin, as its first line, and that line
+    is always consumed before the command sees its stdin: ``sudo -k`` ignores cached credentials, so
+    it asks (and reads the line) every time; a NOPASSWD rule, where sudo would not ask and the
+    password would become the start of the command's own stdin (a file write's content), is tested
+    first (``sudo -n true``) and the line is read away by the shell instead."""
+    inner = _SUDO_ENV + "sh -c " + q(command)
+    if password is None:
+        return "sudo -n -- " + inner, stdin
+    script = (
+        f"if sudo -n true 2>/dev/null; then IFS= read -r _; exec sudo -n -- {inner}; "
+        f"else exec sudo -k -S -p '' -- {inner}; fi"
+    )
+    return script, password + "\n" + (stdin or "")
 
 
 def connect(host: Host, **options: Any) -> Runner:
