@@ -58,6 +58,8 @@ class WebServer:
     buffer_directives: list[Directive] = field(default_factory=list)  # fastcgi_buffer_size/buffers
     proxy_passes: list[Directive] = field(default_factory=list)  # proxy_pass upstreams
     unresolved_targets: list[Directive] = field(default_factory=list)  # fastcgi_pass $var / unknown name
+    site: str | None = None  # the server block serving site_url ("file:line server_name ..."); None: all count
+    foreign_logs: list[str] = field(default_factory=list)  # other sites' own error logs: not this site's evidence
     roots: list[Directive] = field(default_factory=list)  # root / DocumentRoot
     modules: list[str] = field(default_factory=list)  # apache: loaded modules (php_module, proxy_fcgi_module)
     error_logs: list[str] = field(default_factory=list)

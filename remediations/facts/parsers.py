@@ -8,7 +8,6 @@ one can be tested against captured output and the whole diagnosis can be replaye
 from __future__ import annotations
 
 import fnmatch
-import functools
 import json
 import re
 from collections.abc import Iterable, Iterator
@@ -16,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 
 from remediations.endpoint import Endpoint
+from remediations.facts import site
 from remediations.facts.model import (
     Directive,
     FastcgiTarget,
@@ -27,7 +27,8 @@ from remediations.facts.model import (
     TcpListener,
     WordPress,
 )
-from remediations.nginxconf import NginxSyntaxError, lex, statements
+from remediations.facts.nginx_tree import NginxStmt, parse_nginx_file, walk_nginx
+from remediations.nginxconf import NginxSyntaxError
 
 MARKER = re.compile(r"^==fix502:(\S+)(?: (.*))?==$")
 
@@ -160,41 +161,6 @@ def split_nginx_dump(text: str) -> tuple[str, dict[str, str]]:
     return "\n".join(head), out
 
 
-@dataclass(frozen=True)
-class NginxStmt:
-    directive: str
-    args: tuple[str, ...]
-    line: int
-    file: str
-    block: tuple[NginxStmt, ...] | None = None
-
-
-@functools.lru_cache(maxsize=512)
-def parse_nginx_file(path: str, text: str) -> tuple[NginxStmt, ...]:
-    """One file's statements, from the same lexer the editors use (:mod:`remediations.nginxconf`),
-    so facts and edits agree on every directive and line.
-
-    The lexer is pure Python and was most of the controller's CPU per host; fleets share
-    nginx.conf, mime.types and fastcgi_params, so each distinct (path, text) is parsed once per
-    run (the result is immutable).
-    """
-    stmts = statements(lex(text))
-
-    def tree(index: int) -> NginxStmt:
-        s = stmts[index]
-        block = tuple(tree(c) for c in s.children) if s.term.value == "{" else None
-        return NginxStmt(s.name.value, tuple(s.arg_values), s.line, path, block)
-
-    return tuple(tree(s.index) for s in stmts if s.parent is None)
-
-
-def walk_nginx(stmts: Iterable[NginxStmt]) -> Iterator[NginxStmt]:
-    for s in stmts:
-        yield s
-        if s.block:
-            yield from walk_nginx(s.block)
-
-
 NGINX_BUFFERS = frozenset(
     {"fastcgi_buffer_size", "fastcgi_buffers", "fastcgi_busy_buffers_size", "fastcgi_read_timeout"}
 )
@@ -214,6 +180,8 @@ class WebConfig:
     user: str | None = None
     pid_file: str | None = None
     errors: list[str] = field(default_factory=list)
+    site: str | None = None  # the server block that serves the site (file:line server_name ...)
+    foreign_logs: list[str] = field(default_factory=list)  # error_logs of the host's other sites only
 
 
 def _directive(s: NginxStmt) -> Directive:
@@ -243,29 +211,30 @@ def _nginx_targets(s: NginxStmt, upstreams: dict[str, list[NginxStmt]], cfg: Web
             cfg.fastcgi_targets.append(FastcgiTarget(endpoint, _directive(server), server.args[0], via=d))
 
 
-def parse_nginx_config(files: dict[str, str]) -> WebConfig:
-    """fastcgi_pass (resolving ``upstream`` names to their servers), buffers, roots, logs, listen."""
+def parse_nginx_config(files: dict[str, str], site_url: str | None = None, address: str | None = None) -> WebConfig:
+    """fastcgi_pass (resolving ``upstream`` names to their servers), buffers, roots, logs, listen.
+
+    With ``site_url``, only the chain of the server block nginx serves that URL from counts for
+    the targets, buffers and roots (and that block's error_log for the logs); without it, or when
+    no block can be told, every block does (and ``site`` says so)."""
     cfg = WebConfig()
-    trees: list[NginxStmt] = []
+    trees: dict[str, tuple[NginxStmt, ...]] = {}
     for path, text in files.items():
         try:
-            trees.extend(parse_nginx_file(path, text))
+            trees[path] = parse_nginx_file(path, text)
         except NginxSyntaxError as e:
             cfg.errors.append(f"{path}: {e}")
-    upstreams: dict[str, list[NginxStmt]] = {}
-    for s in walk_nginx(trees):
-        if s.directive == "upstream" and s.args and s.block is not None:
-            upstreams[s.args[0]] = [b for b in s.block if b.directive == "server" and b.args]
-    simple = {"proxy_pass": cfg.proxy_passes, "root": cfg.roots}
-    for s in walk_nginx(trees):
+    everything = [s for tree in trees.values() for s in walk_nginx(tree)]
+    upstreams = {
+        s.args[0]: [b for b in s.block if b.directive == "server" and b.args]
+        for s in everything
+        if s.directive == "upstream" and s.args and s.block is not None
+    }
+    scope = _site_scope(cfg, trees, next(iter(files), ""), site_url, address) if site_url else None
+    _chain(cfg, everything if scope is None else scope, upstreams)
+    for s in everything:
         name, args = s.directive, s.args
-        if name == "fastcgi_pass" and args:
-            _nginx_targets(s, upstreams, cfg)
-        elif name in NGINX_BUFFERS:
-            cfg.buffer_directives.append(_directive(s))
-        elif name in simple and args:
-            simple[name].append(_directive(s))
-        elif name == "error_log" and args:
+        if name == "error_log" and args:
             cfg.error_logs.append(args[0])
         elif name == "listen" and args:
             cfg.listen.append(args[0])
@@ -274,6 +243,37 @@ def parse_nginx_config(files: dict[str, str]) -> WebConfig:
         elif name == "pid" and args:
             cfg.pid_file = args[0]
     return cfg
+
+
+def _site_scope(
+    cfg: WebConfig, trees: dict[str, tuple[NginxStmt, ...]], main: str, url: str, address: str | None
+) -> list[NginxStmt] | None:
+    """The statements of the site's own server block plus what every block inherits (the http
+    level outside any server), or None when the site's block cannot be told."""
+    tree = site.expand(trees, main)
+    blocks = site.servers(tree)
+    chosen = site.select(blocks, url, address)
+    if chosen is None:
+        cfg.site = None
+        return None
+    cfg.site = chosen.where
+    mine = set(site.error_logs(chosen))
+    cfg.foreign_logs = sorted({log for b in blocks if b is not chosen for log in site.error_logs(b)} - mine)
+    inherited = [s for s in walk_nginx(tree) if s.directive != "server"]
+    inside = {id(x) for b in blocks for x in walk_nginx(b.body)}
+    return [s for s in inherited if id(s) not in inside] + list(walk_nginx(chosen.body))
+
+
+def _chain(cfg: WebConfig, stmts: Iterable[NginxStmt], upstreams: dict[str, list[NginxStmt]]) -> None:
+    simple = {"proxy_pass": cfg.proxy_passes, "root": cfg.roots}
+    for s in stmts:
+        name, args = s.directive, s.args
+        if name == "fastcgi_pass" and args:
+            _nginx_targets(s, upstreams, cfg)
+        elif name in NGINX_BUFFERS:
+            cfg.buffer_directives.append(_directive(s))
+        elif name in simple and args:
+            simple[name].append(_directive(s))
 
 
 # ---- Apache -------------------------------------------------------------------------------------

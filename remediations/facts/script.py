@@ -130,12 +130,21 @@ def _service_procs(procs: list[p.Proc], pidfile: p.PidFile | None, comms: tuple[
     return bool(group), group
 
 
+def _site(c: _Collected) -> tuple[str | None, str | None]:
+    """The site URL the script probed and the address it reached it on (``resolve=host:port:addr``)."""
+    kv = p.parse_kv(c.singles.get("probe", ""))
+    url = (kv.get("url") or [""])[0]
+    resolve = (kv.get("resolve") or [""])[0]
+    address = resolve.split(":", 2)[2] if resolve.count(":") >= 2 else None
+    return url or None, address or None
+
+
 def _nginx(c: _Collected, procs: list[p.Proc]) -> WebServer:
     head, files = p.split_nginx_dump(c.cmds.get("nginx-T", ""))
     if not files:
         files = dict(c.nginx_files)
     c.nginx_files = files
-    cfg = p.parse_nginx_config(files)
+    cfg = p.parse_nginx_config(files, *_site(c))
     running, group = _service_procs(procs, c.pidfiles.get("nginx"), ("nginx",))
     workers = [x for x in group if "master process" not in x.args and x.user]
     logs = [log for log in cfg.error_logs if log.startswith("/")]
@@ -155,6 +164,8 @@ def _nginx(c: _Collected, procs: list[p.Proc]) -> WebServer:
         modules=[],
         error_logs=list(dict.fromkeys(logs or ["/var/log/nginx/error.log"])),
         listen=cfg.listen,
+        site=cfg.site,
+        foreign_logs=cfg.foreign_logs,
     )
 
 
@@ -319,6 +330,8 @@ def parse_evidence(output: str, *, since: float | None = None, window_seconds: i
     window_start = max([meta.now - window_seconds, *starts, *changed, *([since] if since is not None else [])])
     logs: list[LogLine] = []
     for source, body in c.logs:
+        if source in web.foreign_logs:  # another site's own error log: its 502s are not this site's
+            continue
         logs.extend(
             line for line in p.parse_log(source, body, tz) if line.time is not None and line.time >= window_start
         )

@@ -11,7 +11,7 @@ import pytest
 from remediations.errors import AuthFailed, CommandTimeout, HostKeyError, InputError, TransportError, Unreachable
 from remediations.inventory import load_inventory
 from remediations.sshconfig import SSHConfigs, resolve
-from remediations.transport import translate
+from remediations.transport import become, translate
 
 CONFIG = """\
 Host web*.prod
@@ -138,4 +138,5 @@ def test_become_follows_the_user_ssh_really_logs_in_as(tmp_path: Path) -> None:
 
     _invoke_run(Ctx(), host, transport.target.user, "id -u", None, 5.0)  # type: ignore[arg-type]
     _invoke_run(Ctx(), host, "root", "id -u", None, 5.0)  # type: ignore[arg-type]
-    assert sent == ["sudo -n sh -c 'id -u'", "id -u"]
+    assert sent == [become("id -u", None, None)[0], "id -u"]
+    assert sent[0].startswith("sudo -n -- ")
