@@ -63,6 +63,7 @@ class FixResult:
             "rolled_back": self.rolled_back,
             "escalated": self.escalated,
             "diff": self.diff,
+            "plan": self.plan,
             "probes": self.probes,
             "note": self.note,
             "error": self.error,

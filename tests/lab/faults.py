@@ -117,6 +117,41 @@ def old_php_socket(host: LabHost) -> None:
     reload_web(host)
 
 
+STORE_POOL = f"""; a second pool on the same host (a second site's, or a shop's own workers)
+[store]
+user = www-data
+group = www-data
+listen = /run/php/php{PHP}-fpm-store.sock
+listen.owner = www-data
+listen.group = www-data
+pm = ondemand
+pm.max_children = 5
+"""
+
+
+def two_pools_old_store_socket(host: LabHost) -> None:
+    """Two pools (www, store); after a PHP upgrade the site still points at the store pool's
+    previous-version socket.  Only the store pool corresponds to it: no one has to choose."""
+    host.write(f"/etc/php/{PHP}/fpm/pool.d/store.conf", STORE_POOL)
+    restart_fpm(host)
+    edit(
+        host,
+        NGINX_SITE if host.web == "nginx" else APACHE_SITE,
+        lambda t: t.replace(FPM_SOCK, "/run/php/php8.1-fpm-store.sock"),
+    )
+    reload_web(host)
+
+
+def huge_headers_plugin(host: LabHost) -> None:
+    """A plugin sends ~45 KiB of headers: 32k does not hold them, 64k does (the ladder's 2nd step)."""
+    poison_plugin(
+        host,
+        "lab-social",
+        "add_action( 'send_headers', function () { for ( $i = 0; $i < 45; $i++ ) "
+        "{ header( 'X-Lab-Social-' . $i . ': ' . str_repeat( 'x', 1000 ) ); } } );",
+    )
+
+
 def tcp_port_mismatch(host: LabHost) -> None:
     """FPM moved to TCP 9000 on the host address, nginx talks to 9001."""
     edit_pool(host, {"listen": f"{host.addr}:9000"})
@@ -269,6 +304,8 @@ FAULTS: dict[str, Callable[[LabHost], None]] = {
     "request-timeout": request_timeout,
     "pool-exhausted": pool_exhausted,
     "short-read-timeout": short_read_timeout,
+    "two-pools-old-store-socket": two_pools_old_store_socket,
+    "huge-headers-plugin": huge_headers_plugin,
     "fpm-config-error": fpm_config_error,
     "apache-wrong-socket": apache_wrong_socket,
     "apache-mod-php": apache_mod_php,
