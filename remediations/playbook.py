@@ -331,11 +331,13 @@ class _Checker:
                 self.add(self.kw(data, key), _unknown(key, _DIAGNOSE_KEYS, "diagnose"))
         if "window" in data:
             value = data["window"]
-            if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_WINDOW:
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 self.add(
                     self.vw(data, "window"),
-                    f"diagnose: window must be a positive integer (seconds, at most {MAX_WINDOW}), not {value!r}",
+                    f"diagnose: window must be a positive integer (seconds), not {value!r}",
                 )
+            elif value > MAX_WINDOW:
+                self.add(self.vw(data, "window"), f"diagnose: window must be at most {MAX_WINDOW} seconds")
             else:
                 window = int(value)
         return DiagnoseStep(window, where)
