@@ -1,61 +1,26 @@
 """What a run tells people: console lines and recap, the JSON report, the escalation bundle.
 
-Everything that leaves fix502 passes through :func:`redact` first: wp-config.php secrets
-(DB_PASSWORD, keys and salts) and private keys must never appear in a report, a bundle or on the
-console, whatever a log line or a config file happened to contain.
+Everything that leaves fix502 passes through :mod:`remediations.redact` first: secrets (by shape,
+and every secret value a host's evidence showed) must never appear in a report, a bundle or on
+the console, whatever a log line or a config file happened to contain.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import sys
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TextIO
+
+from remediations.redact import KNOWN, Redactor
+from remediations.redact import redact as redact  # re-exported: callers import it from here
+from remediations.redact import redact_obj as redact_obj  # re-exported: callers import it from here
 
 if TYPE_CHECKING:
     from remediations.inventory import Host
     from remediations.runner import HostResult
-
-_T = TypeVar("_T")
-
-_SECRET_NAMES = (
-    r"DB_PASSWORD|(?:SECURE_)?AUTH_KEY|LOGGED_IN_KEY|NONCE_KEY|(?:SECURE_)?AUTH_SALT|"
-    r"LOGGED_IN_SALT|NONCE_SALT"
-)
-# define('NAME', 'v'), 'NAME' => 'v' (arrays, wp-cli config dumps), NAME='v' (shell/env dumps)
-_SECRET_DEFINE = re.compile(
-    rf"""((?:define\s*\(\s*)?['"]?\b(?:{_SECRET_NAMES})\b['"]?\s*(?:,|=>|=|:)\s*)(['"]).*?\2""",
-    re.I,
-)
-# A whole key, or one cut short (a truncated log line or excerpt): everything after BEGIN goes.
-_PRIVATE_KEY = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----(?:.*?-----END [A-Z ]*PRIVATE KEY-----|.*)", re.S)
-_PASSWORD_KV = re.compile(
-    r"""((?:password|passwd|pwd|DB_PASSWORD|(?:SECURE_)?AUTH_KEY|LOGGED_IN_KEY|NONCE_KEY|[A-Z_]*SALT)"""
-    r"""['"]?\s*(?:=>|[=:])\s*)(['"]?)[^\s'"]+\2""",
-    re.I,
-)
-
-
-def redact(text: str) -> str:
-    """Why patterns and not the host's actual values: fix502 never reads wp-config.php's secrets,
-    so it cannot know them; these are the shapes in which they show up in logs and configs."""
-    text = _PRIVATE_KEY.sub("[redacted private key]", text)
-    text = _SECRET_DEFINE.sub(lambda m: f"{m.group(1)}{m.group(2)}[redacted]{m.group(2)}", text)
-    return _PASSWORD_KV.sub(lambda m: f"{m.group(1)}[redacted]", text)
-
-
-def redact_obj(value: _T) -> _T:
-    """Same shape back (tuples become lists, as JSON would make them anyway)."""
-    if isinstance(value, str):
-        return cast(_T, redact(value))
-    if isinstance(value, dict):
-        return cast(_T, {k: redact_obj(v) for k, v in value.items()})
-    if isinstance(value, (list, tuple)):
-        return cast(_T, [redact_obj(v) for v in value])
-    return value
 
 
 # ----------------------------------------------------------------------------------------------
@@ -64,7 +29,7 @@ def redact_obj(value: _T) -> _T:
 def report_dict(
     run_id: str, playbook: str, dry_run: bool, results: dict[str, HostResult], stopped: str | None = None
 ) -> dict[str, Any]:
-    return redact_obj(
+    return _redactor(*results.values()).obj(
         {
             "run_id": run_id,
             "playbook": playbook,
@@ -74,6 +39,14 @@ def report_dict(
             "counts": dict(Counter(r.status for r in results.values())),
         }
     )
+
+
+def _redactor(*results: HostResult) -> Redactor:
+    """Shapes, every value seen so far in this process, and the values these hosts showed."""
+    out = KNOWN
+    for r in results:
+        out = out.merged(Redactor.from_facts(r.facts))
+    return out
 
 
 def write_json(path: str, data: dict[str, Any]) -> None:
@@ -121,7 +94,7 @@ def bundle_dict(run_id: str, host: Host, r: HostResult) -> dict[str, Any]:
             "origin_status_bypassing_edge": local.status if local else None,
             "behind_edge": bool(remote and remote.server and "cloudflare" in remote.server.lower()),
         }
-    return redact_obj(
+    return _redactor(r).obj(
         {
             "host": host.name,
             "run_id": run_id,

@@ -15,6 +15,7 @@ import shlex
 from dataclasses import dataclass, field
 from importlib import resources
 
+from remediations import redact
 from remediations.facts import parsers as p
 from remediations.facts import trust
 from remediations.facts.model import (
@@ -418,7 +419,7 @@ def parse_evidence(output: str, boundary: str, *, since: float | None = None, wi
     for per_version in c.fpm_files.values():
         files.update(per_version)
 
-    return HostFacts(
+    facts = HostFacts(
         now=meta.now,
         tz=meta.tz,
         web=web,
@@ -437,3 +438,6 @@ def parse_evidence(output: str, boundary: str, *, since: float | None = None, wi
         unix_listeners=unix,
         missing_paths=missing,
     )
+    # Whatever secret values this host showed are masked in everything fix502 prints from now on.
+    redact.remember_facts(facts)
+    return facts
