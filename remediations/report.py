@@ -8,6 +8,7 @@ the console, whatever a log line or a config file happened to contain.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections import Counter
 from datetime import datetime
@@ -162,6 +163,25 @@ def write_bundle(directory: str, run_id: str, host: Host, r: HostResult) -> str:
 # ----------------------------------------------------------------------------------------------
 # console
 # ----------------------------------------------------------------------------------------------
+# What a terminal obeys instead of showing: C0 controls but tab and newline (ESC starts cursor
+# moves, title changes, OSC 52 clipboard writes), DEL, C1 controls (\x9b is a one-byte CSI) and
+# the bidi overrides that reorder what a person reads.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _visible(m: re.Match[str]) -> str:
+    c = ord(m.group(0))
+    return f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}"
+
+
+def terminal_safe(text: str, *, one_line: bool = False) -> str:
+    """The one seam between host text and a terminal: secrets redacted, control characters shown
+    as ``\\xNN`` (never sent), newlines too when the text must stay one line.  Rich markup is not
+    an issue here: the console hands rich :class:`rich.text.Text` objects, never markup strings."""
+    text = _CONTROL.sub(_visible, redact(text))
+    return text.replace("\n", "\\n") if one_line else text
+
+
 class Console:
     """Plain lines when not on a TTY (CI, pipes); rich tables when a person is watching."""
 
@@ -175,25 +195,29 @@ class Console:
             self._rich_console = RichConsole(file=self.stream, highlight=False)
 
     def line(self, text: str) -> None:
-        text = redact(text)
+        text = terminal_safe(text)
         if self._rich_console is not None:
-            self._rich_console.print(text, markup=False)
+            from rich.text import Text
+
+            self._rich_console.print(Text(text))
         else:
             print(text, file=self.stream, flush=True)
 
     def event(self, host: str, message: str) -> None:
-        self.line(f"[{host}] {message}")
+        self.line(terminal_safe(f"[{host}] {message}", one_line=True))
 
     def table(self, title: str, columns: list[str], rows: list[list[str]]) -> None:
-        rows = [[redact(c) for c in row] for row in rows]
+        title = terminal_safe(title, one_line=True)
+        rows = [[terminal_safe(c) for c in row] for row in rows]
         if self._rich_console is not None:
             from rich.table import Table
+            from rich.text import Text
 
-            t = Table(title=title)
+            t = Table(title=Text(title))
             for c in columns:
-                t.add_column(c)
+                t.add_column(Text(c))
             for row in rows:
-                t.add_row(*row)
+                t.add_row(*(Text(c) for c in row))
             self._rich_console.print(t)
             return
         widths = [max(len(c), *(len(r[i]) for r in rows)) if rows else len(c) for i, c in enumerate(columns)]
