@@ -3,23 +3,34 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
-CAUSE_IDS: tuple[str, ...] = (
-    "fpm-down",
-    "fpm-config-error",
-    "socket-mismatch",
-    "socket-permission",
-    "worker-crash",
-    "header-too-big",
-    "worker-timeout",
-    "pool-exhausted",
-    "apache-handler-conflict",
-    "upstream-unreachable",
-    "edge-origin",
-    "not-502",
-    "healthy",
-    "unknown",
-)
+
+class CauseId(StrEnum):
+    """Every cause the classifier can name, in tie-break order (earlier wins at equal score).
+
+    A ``StrEnum`` so that fixes, playbooks (``"fpm-down" in causes``) and JSON reports keep using
+    the plain strings: ``CauseId.FPM_DOWN == "fpm-down"``."""
+
+    FPM_DOWN = "fpm-down"
+    FPM_CONFIG_ERROR = "fpm-config-error"
+    SOCKET_MISMATCH = "socket-mismatch"
+    SOCKET_PERMISSION = "socket-permission"
+    WORKER_CRASH = "worker-crash"
+    HEADER_TOO_BIG = "header-too-big"
+    WORKER_TIMEOUT = "worker-timeout"
+    POOL_EXHAUSTED = "pool-exhausted"
+    READ_TIMEOUT = "read-timeout"
+    APACHE_HANDLER_CONFLICT = "apache-handler-conflict"
+    UPSTREAM_UNREACHABLE = "upstream-unreachable"
+    EDGE_ORIGIN = "edge-origin"
+    NOT_502 = "not-502"
+    HEALTHY = "healthy"
+    UNKNOWN = "unknown"
+
+
+#: The ids as plain strings (the fix registry validates each fix's ``causes`` against this).
+CAUSE_IDS: tuple[str, ...] = tuple(c.value for c in CauseId)
 
 
 @dataclass(frozen=True)

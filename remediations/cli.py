@@ -7,13 +7,16 @@ Every error a user can cause ends here as one line and an exit code (2 bad input
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import signal
 import sys
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from invoke.collection import Collection
 from invoke.context import Context
@@ -27,7 +30,11 @@ from remediations.inventory import Host, load_inventory
 from remediations.plan import Plan
 from remediations.playbook import DiagnoseStep, Playbook, load_playbook
 from remediations.report import Console, report_dict, write_json
+from remediations.results import Status
 from remediations.runner import RunOptions, new_run_id
+
+if TYPE_CHECKING:
+    from remediations.fleet import FleetResult
 
 DEFAULT_INVENTORY = "inventory/hosts.yml"
 DEFAULT_PLAYBOOK = "playbooks/fix-502.yml"
@@ -113,111 +120,152 @@ def _confirm_factory(console: Console) -> Callable[[str, Plan], bool]:
     return confirm
 
 
-def _exit_code(statuses: list[str], dry_run: bool) -> int:
-    if "unreachable" in statuses:
+def _exit_code(statuses: list[Status], dry_run: bool) -> int:
+    if Status.UNREACHABLE in statuses:
         return 3
-    good = {"healthy", "fixed"} | ({"planned"} if dry_run else set())
+    good = {Status.HEALTHY, Status.FIXED} | ({Status.PLANNED} if dry_run else set())
     return 0 if all(s in good for s in statuses) else 1
 
 
-def run_playbook(
-    *,
-    inventory: str | None,
-    host: str | None,
-    group: str | None,
-    limit: str | None,
-    playbook: str | None,
-    dry_run: bool,
-    yes: bool,
-    report_json: str | None,
-    forks: int,
-    serial: str | None,
-    max_fail: int | None,
-    max_fail_percentage: float | None,
-    accept_new_hosts: bool,
-    break_lock: bool,
-    window: int,
-    diagnose_only: bool = False,
-) -> int:
+@dataclass
+class FleetRequest:
+    """Everything a fleet run is asked to do, as the CLI received it (invoke hands some options
+    over as strings): :meth:`checked` turns it into typed values or one OptionError line."""
+
+    host: str | None = None
+    group: str | None = None
+    limit: str | None = None
+    inventory: str | None = None
+    playbook: str | None = None
+    dry_run: bool = False
+    yes: bool = False
+    report_json: str | None = None
+    forks: Any = 20
+    serial: str | None = None
+    max_fail: Any = None
+    max_fail_percentage: Any = None
+    accept_new_hosts: bool = False
+    break_lock: bool = False
+    window: Any = 900
+    diagnose_only: bool = False
+
+    def checked(self) -> FleetRequest:
+        from remediations.serial import parse_max_fail_percentage
+
+        out = dataclasses.replace(self)
+        # invoke casts an option to its default's type and dies with a traceback on a bad value:
+        # the tasks take these as strings (default None) and they are checked here instead.
+        out.forks = _whole("--forks", 20 if self.forks is None else self.forks, minimum=1)
+        out.window = _whole("--window", 900 if self.window is None else self.window, minimum=1)
+        out.max_fail = None if self.max_fail is None else _whole("--max-fail", self.max_fail, minimum=1)
+        pct = self.max_fail_percentage
+        out.max_fail_percentage = None if pct is None else parse_max_fail_percentage(str(pct))
+        if self.report_json:
+            check_report_path(self.report_json)
+        return out
+
+
+def _whole(option: str, value: Any, *, minimum: int) -> int:
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        raise OptionError(f"{option} takes a whole number, not {value!r}") from None
+    if number < minimum:
+        raise OptionError(f"{option} must be at least {minimum}, not {number}")
+    return number
+
+
+def check_report_path(path: str) -> None:
+    """--report-json is written after the hosts were touched: refuse a path that cannot be
+    written before anything starts, not after."""
+    target = Path(path)
+    if target.is_dir():
+        raise OptionError(f"--report-json {path}: is a directory")
+    parent = target.parent if str(target.parent) else Path(".")
+    if not parent.is_dir():
+        raise OptionError(f"--report-json {path}: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
+        raise OptionError(f"--report-json {path}: not writable")
+
+
+def _prepare(req: FleetRequest) -> tuple[FleetRequest, Playbook, list[Host], list[int]]:
+    from remediations.serial import batches
+
+    req = req.checked()
+    pb = _playbook(req.playbook)
+    if req.diagnose_only:  # evidence only, whatever the default playbook chains after it
+        pb = Playbook(name="diagnose", path=pb.path, steps=[DiagnoseStep(window=None, where="diagnose")])
+    hosts = _hosts(req.inventory, req.host, req.group, req.limit)
+    return req, pb, hosts, batches(len(hosts), req.serial)
+
+
+def run_playbook(request: FleetRequest) -> int:
+    """The one entry point of ``fix-502`` and ``diagnose``: validate everything, then run."""
     from remediations.fleet import run_fleet
     from remediations.progress import FleetProgress
-    from remediations.serial import batches, parse_max_fail_percentage
 
     console = Console()
     try:
-        pb = _playbook(playbook)
-        if diagnose_only:  # evidence only, whatever the default playbook chains after it
-            pb = Playbook(name="diagnose", path=pb.path, steps=[DiagnoseStep(window=None, where="diagnose")])
-        hosts = _hosts(inventory, host, group, limit)
-        sizes = batches(len(hosts), serial)
-        # invoke hands options whose default is None over as strings: coerce them here, once.
-        pct = parse_max_fail_percentage(str(max_fail_percentage)) if max_fail_percentage is not None else None
-        try:
-            forks = int(forks)
-            max_fail = int(max_fail) if max_fail is not None else None
-        except ValueError:
-            raise OptionError(f"--forks/--max-fail take whole numbers, not {forks!r}/{max_fail!r}") from None
-        if forks < 1:
-            raise OptionError("--forks must be at least 1")
-        if max_fail is not None and max_fail < 1:
-            raise OptionError("--max-fail must be at least 1")
+        req, pb, hosts, sizes = _prepare(request)
     except Fix502Error as exc:
         raise _fail(exc) from None
-    interactive = sys.stdin.isatty()
-    applying = not (dry_run or diagnose_only)
-    if applying and not yes and not interactive:
+    applying = not (req.dry_run or req.diagnose_only)
+    if applying and not req.yes and not sys.stdin.isatty():
         raise Exit(
             "refusing to change hosts without a terminal to confirm on: pass --yes, or --dry-run to see the plan", 2
         )
     run_id = new_run_id()
-    confirm = None if (yes or not applying) else _confirm_factory(console)
+    confirm = None if (req.yes or not applying) else _confirm_factory(console)
     # A live redraw and a y/N prompt cannot share the terminal: prompting runs print plain lines.
     progress = FleetProgress(console, len(hosts), live=console.rich and confirm is None)
     options = RunOptions(
-        dry_run=dry_run or diagnose_only,
-        yes=yes,
-        accept_new_hosts=accept_new_hosts,
-        break_lock=break_lock,
-        window=window,
-        on_event=progress.event,
+        dry_run=not applying,
+        yes=req.yes,
+        accept_new_hosts=req.accept_new_hosts,
+        break_lock=req.break_lock,
+        window=req.window,
+        processor=progress,
         confirm=confirm,
     )
-    verb = "diagnose" if diagnose_only else ("dry run" if dry_run else "fix")
+    verb = "diagnose" if req.diagnose_only else ("dry run" if req.dry_run else "fix")
     console.line(f"fix502 {verb}: run {run_id}, playbook {pb.name}, {len(hosts)} host(s)")
-
     with progress, _Interrupts(options.stop, progress.say):
         fleet = run_fleet(
             hosts,
             pb,
             options,
             run_id,
-            forks=forks,
+            forks=req.forks,
             batches=sizes,
-            max_fail=max_fail,
-            max_fail_pct=pct,
-            on_start=progress.started,
-            on_done=progress.done,
+            max_fail=req.max_fail,
+            max_fail_pct=req.max_fail_percentage,
         )
+    return _conclude(console, req, run_id, pb, options, fleet)
+
+
+def _conclude(
+    console: Console, req: FleetRequest, run_id: str, pb: Playbook, options: RunOptions, fleet: FleetResult
+) -> int:
     results = fleet.results
-    if diagnose_only:
+    if req.diagnose_only:
         for name, r in results.items():
             if r.checks:
                 console.doctor(name, r)
             for n in r.facts.notes if r.facts else []:
                 console.line(f"  note: {n}")
-    elif dry_run:
+    elif req.dry_run:
         console.plans(results)
     console.recap(results, fleet.stopped)
-    if report_json:
-        write_json(report_json, report_dict(run_id, pb.name, options.dry_run, results, fleet.stopped))
-        console.line(f"report: {report_json}")
+    if req.report_json:
+        write_json(req.report_json, report_dict(run_id, pb.name, options.dry_run, results, fleet.stopped))
+        console.line(f"report: {req.report_json}")
     statuses = [r.status for r in results.values()]
-    if diagnose_only:
+    if req.diagnose_only:
         statuses = [
-            "unreachable" if s == "unreachable" else "healthy" if r.causes == ["healthy"] else "failed"
+            s if s == Status.UNREACHABLE else Status.HEALTHY if r.causes == ["healthy"] else Status.FAILED
             for s, r in zip(statuses, results.values(), strict=True)
         ]
-    return _exit_code(statuses, options.dry_run and not diagnose_only)
+    return _exit_code(statuses, options.dry_run and not req.diagnose_only)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -250,32 +298,18 @@ def fix_502(
     dry_run: bool = False,
     yes: bool = False,
     report_json: str | None = None,
-    forks: int = 20,
+    forks: str | None = None,
     serial: str | None = None,
     max_fail: int | None = None,
     max_fail_percentage: float | None = None,
     accept_new_hosts: bool = False,
     break_lock: bool = False,
-    window: int = 900,
+    window: str | None = None,
 ) -> None:
     """Diagnose and fix 502 Bad Gateway on the selected hosts."""
-    code = run_playbook(
-        inventory=inventory,
-        host=host,
-        group=group,
-        limit=limit,
-        playbook=playbook,
-        dry_run=dry_run,
-        yes=yes,
-        report_json=report_json,
-        forks=forks,
-        serial=serial,
-        max_fail=max_fail,
-        max_fail_percentage=max_fail_percentage,
-        accept_new_hosts=accept_new_hosts,
-        break_lock=break_lock,
-        window=window,
-    )
+    args = dict(locals())
+    args.pop("c")
+    code = run_playbook(FleetRequest(**args))
     if code:
         raise Exit(code=code)
 
@@ -296,28 +330,23 @@ def diagnose(
     limit: str | None = None,
     inventory: str | None = None,
     report_json: str | None = None,
-    forks: int = 20,
+    forks: str | None = None,
     accept_new_hosts: bool = False,
-    window: int = 900,
+    window: str | None = None,
 ) -> None:
     """Collect evidence and name the causes; changes nothing."""
     code = run_playbook(
-        inventory=inventory,
-        host=host,
-        group=group,
-        limit=limit,
-        playbook=None,
-        dry_run=True,
-        yes=False,
-        report_json=report_json,
-        forks=forks,
-        serial=None,
-        max_fail=None,
-        max_fail_percentage=None,
-        accept_new_hosts=accept_new_hosts,
-        break_lock=False,
-        window=window,
-        diagnose_only=True,
+        FleetRequest(
+            host=host,
+            group=group,
+            limit=limit,
+            inventory=inventory,
+            report_json=report_json,
+            forks=forks,
+            accept_new_hosts=accept_new_hosts,
+            window=window,
+            diagnose_only=True,
+        )
     )
     if code:
         raise Exit(code=code)
@@ -340,9 +369,6 @@ def rollback(
     accept_new_hosts: bool = False,
 ) -> None:
     """Undo a run's changes from the journal on each host (works after the controller died)."""
-    from remediations.journal import list_runs, undo_run
-    from remediations.transport import connect
-
     console = Console()
     try:
         hosts = _hosts(inventory, host, group, limit)
@@ -351,24 +377,37 @@ def rollback(
     worst = 0
     for h in hosts:
         try:
-            t = connect(h, accept_new_hosts=accept_new_hosts)
-            try:
-                runs = list_runs(t)
-                target = run or (runs[-1] if runs else None)
-                if target is None:
-                    console.line(f"[{h.name}] no fix502 run journaled on this host")
-                    continue
-                if target not in runs:
-                    raise InputError(f"no run {target} on this host (runs: {', '.join(runs) or 'none'})", where=h.name)
-                steps = undo_run(t, target)
-                console.line(f"[{h.name}] rolled back run {target}: " + ("; ".join(steps) or "nothing left to undo"))
-            finally:
-                t.close()
+            console.line(f"[{h.name}] " + _rollback_one(h, run, accept_new_hosts=accept_new_hosts))
         except Fix502Error as exc:
             console.line(f"[{h.name}] rollback failed: {exc.one_line()}")
             worst = max(worst, exc.exit_code)
     if worst:
         raise Exit(code=worst)
+
+
+def _rollback_one(h: Host, run: str | None, *, accept_new_hosts: bool) -> str:
+    """Under the host lock, like any run: a rollback racing a fix would undo half of it."""
+    from remediations.journal import list_runs, undo_run
+    from remediations.remote import release_lock, take_lock
+    from remediations.transport import connect
+
+    t = connect(h, accept_new_hosts=accept_new_hosts)
+    lock_id = f"rollback-{new_run_id()}"
+    try:
+        take_lock(t, lock_id, break_lock=False)
+        try:
+            runs = list_runs(t)
+            target = run or (runs[-1] if runs else None)
+            if target is None:
+                return "no fix502 run journaled on this host"
+            if target not in runs:
+                raise InputError(f"no run {target} on this host (runs: {', '.join(runs) or 'none'})", where=h.name)
+            steps = undo_run(t, target)
+            return f"rolled back run {target}: " + ("; ".join(steps) or "nothing left to undo")
+        finally:
+            release_lock(t, lock_id)
+    finally:
+        t.close()
 
 
 @task(name="check", help={"path": "playbook to validate"})
@@ -388,14 +427,6 @@ def fixes_list(c: Context) -> None:
         print(f"{fid:34} {cls.title}  [{', '.join(sorted(cls.causes))}]")
 
 
-def _lab() -> Any:
-    try:
-        from tests.lab import lab_tasks
-    except ImportError:
-        return None
-    return lab_tasks.ns
-
-
 def build_namespace() -> Collection:
     ns = Collection()
     ns.add_task(fix_502)
@@ -403,9 +434,6 @@ def build_namespace() -> Collection:
     ns.add_task(rollback)
     ns.add_collection(Collection("playbook", playbook_check))
     ns.add_collection(Collection("fixes", fixes_list))
-    lab = _lab()
-    if lab is not None:
-        ns.add_collection(lab)
     return ns
 
 

@@ -11,16 +11,14 @@ would claim something happened on a host nobody touched.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 from remediations.inventory import Host
 from remediations.playbook import Playbook
-from remediations.runner import HostResult, HostRun, RunOptions
+from remediations.results import HostResult, Status
+from remediations.runner import HostRun, RunOptions
 
-FAILED = frozenset({"failed", "escalated", "unreachable"})
-SKIPPED = "skipped"
 INTERRUPTED = "interrupted by the operator"
 
 
@@ -31,7 +29,7 @@ class FleetResult:
 
     @property
     def started(self) -> list[str]:
-        return [name for name, r in self.results.items() if r.status != SKIPPED]
+        return [name for name, r in self.results.items() if r.status != Status.SKIPPED]
 
 
 def fail_limit_reached(failed: int, total: int, max_fail: int | None, max_fail_pct: float | None) -> str | None:
@@ -56,8 +54,6 @@ def run_fleet(
     batches: list[int] | None = None,
     max_fail: int | None = None,
     max_fail_pct: float | None = None,
-    on_start: Callable[[str], None] | None = None,
-    on_done: Callable[[HostResult], None] | None = None,
 ) -> FleetResult:
     """Run ``playbook`` on every host; batch *n+1* starts only once batch *n* has fully finished."""
     forks = max(1, forks)
@@ -91,8 +87,7 @@ def run_fleet(
             while todo or pending:
                 while todo and len(pending) < forks and not must_stop():
                     h = todo.pop(0)
-                    if on_start:
-                        on_start(h.name)
+                    options.processor.host_started(h.name)
                     pending[pool.submit(one, h)] = h
                 if not pending:
                     break
@@ -102,15 +97,14 @@ def run_fleet(
                     try:
                         res = fut.result()
                     except Exception as exc:  # a bug on one host must not stop the fleet
-                        res = HostResult(host.name, status="failed", error=f"internal error: {exc!r}")
+                        res = HostResult(host.name, status=Status.FAILED, error=f"internal error: {exc!r}")
                     results[host.name] = res
-                    if res.status in FAILED:
+                    if res.status.counts_as_failure:
                         failed += 1
                     if stopped is None:
                         stopped = fail_limit_reached(failed, total, max_fail, max_fail_pct)
-                    if on_done:
-                        on_done(res)
+                    options.processor.host_done(res)
     for h in hosts:
         if h.name not in results:
-            results[h.name] = HostResult(h.name, status=SKIPPED, error=f"not started: {stopped or INTERRUPTED}")
+            results[h.name] = HostResult(h.name, status=Status.SKIPPED, error=f"not started: {stopped or INTERRUPTED}")
     return FleetResult({h.name: results[h.name] for h in hosts}, stopped)

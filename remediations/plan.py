@@ -104,17 +104,76 @@ class Command:
         return f"run {' '.join(self.argv)}: {self.reason}"
 
 
+class Edits:
+    """Several edits of the files a fix read, collected into one write per file.
+
+    A fix that edits the same file twice (two PHP locations, three pool keys) must anchor the
+    second edit on the text after the first: :meth:`text` gives that text, :meth:`set` records it.
+    """
+
+    def __init__(self, files: dict[str, str]) -> None:
+        self._original = files
+        self._texts: dict[str, str] = {}
+        self._reasons: dict[str, list[str]] = {}
+
+    def text(self, path: str) -> str | None:
+        """The file as the edits so far left it; None when the host did not let us read it."""
+        return self._texts.get(path, self._original.get(path))
+
+    def set(self, path: str, text: str, reason: str) -> None:
+        self._texts[path] = text
+        self._reasons.setdefault(path, []).append(reason)
+
+    def writes(self) -> list[WriteFile]:
+        return [
+            WriteFile(path, self._original[path], text, "; ".join(dict.fromkeys(self._reasons[path])))
+            for path, text in self._texts.items()
+            if text != self._original[path]
+        ]
+
+
 Op = WriteFile | Rename | MakeDir | RemoveStale | Service | ConfigTest | Command
 
 
 @dataclass
 class Plan:
+    """What a fix wants done.  Three shapes: ops to apply; nothing to do, with the reason
+    (:meth:`noop`: it reaches the report); or a refusal that needs a person (:meth:`refuse`:
+    the run escalates with that reason)."""
+
     fix_id: str
     summary: str
     ops: list[Op] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # e.g. the pm.max_children arithmetic
     escalate: str | None = None  # set when the fix knows it cannot help; the runner escalates
     may_change: bool = False  # later steps depend on probe results (dry-run says so)
+
+    @classmethod
+    def noop(cls, fix_id: str, reason: str, notes: list[str] | None = None) -> Plan:
+        return cls(fix_id, reason, notes=list(notes or []))
+
+    @classmethod
+    def refuse(cls, fix_id: str, summary: str, why: str, notes: list[str] | None = None) -> Plan:
+        return cls(fix_id, summary, notes=list(notes or []), escalate=why)
+
+    @classmethod
+    def edits(
+        cls,
+        fix_id: str,
+        summary: str,
+        writes: list[WriteFile],
+        test: ConfigTest,
+        then: Service,
+        *,
+        noop: str,
+        notes: list[str] | None = None,
+    ) -> Plan:
+        """The tail most fixes share: changed files, the config test, then the reload/restart —
+        or nothing at all when no file changes."""
+        changed = [w for w in writes if w.after != w.before]
+        if not changed:
+            return cls.noop(fix_id, noop, notes)
+        return cls(fix_id, summary, [*changed, test, then], notes=list(notes or []))
 
     @property
     def empty(self) -> bool:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from remediations.report import Console, terminal_safe
 
 if TYPE_CHECKING:
-    from remediations.runner import HostResult
+    from remediations.results import HostResult
 
 _STYLE = {
     "healthy": "green",
@@ -76,20 +76,20 @@ class FleetProgress:
             self._live = None
 
     # -- feeds ---------------------------------------------------------------------------------
-    def started(self, host: str) -> None:
+    def host_started(self, host: str) -> None:
         with self._lock:
             self.running[host] = (time.monotonic(), "connecting")
         if not self.live:
             self.console.event(host, "started")
 
-    def event(self, host: str, message: str) -> None:
+    def host_event(self, host: str, message: str) -> None:
         with self._lock:
             began = self.running.get(host, (time.monotonic(), ""))[0]
             self.running[host] = (began, message)
         if not self.live:
             self.console.event(host, message)
 
-    def done(self, r: HostResult) -> None:
+    def host_done(self, r: HostResult) -> None:
         with self._lock:
             self.running.pop(r.name, None)
             self.finished += 1

@@ -18,10 +18,11 @@ from typing import TYPE_CHECKING, Any, TextIO
 from remediations.redact import KNOWN, Redactor
 from remediations.redact import redact as redact  # re-exported: callers import it from here
 from remediations.redact import redact_obj as redact_obj  # re-exported: callers import it from here
+from remediations.results import Status
 
 if TYPE_CHECKING:
     from remediations.inventory import Host
-    from remediations.runner import HostResult
+    from remediations.results import HostResult
 
 
 # ----------------------------------------------------------------------------------------------
@@ -153,11 +154,13 @@ fix502 could not bring the site back; every change it tried has been rolled back
 
 def write_bundle(directory: str, run_id: str, host: Host, r: HostResult) -> str:
     data = bundle_dict(run_id, host, r)
+    # Not Path.with_suffix: for web1.example.com it would replace ".com", and the bundles of
+    # web1.example.com and web1.example.org would overwrite each other.
     base = Path(directory) / f"{run_id}-{host.name}"
     base.parent.mkdir(parents=True, exist_ok=True)
-    base.with_suffix(".json").write_text(json.dumps(data, indent=2) + "\n")
-    base.with_suffix(".md").write_text(redact(bundle_markdown(data)))
-    return str(base.with_suffix(".md"))
+    Path(f"{base}.json").write_text(json.dumps(data, indent=2) + "\n")
+    Path(f"{base}.md").write_text(redact(bundle_markdown(data)))
+    return f"{base}.md"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -251,7 +254,6 @@ class Console:
             rows.append([name, r.status, ", ".join(r.causes) or "-", acts, (r.error or r.bundle or "")[:120]])
         self.table("recap", ["host", "status", "causes", "actions", "detail"], rows)
         counts = Counter(r.status for r in results.values())
-        order = ["healthy", "fixed", "planned", "failed", "escalated", "unreachable"]
-        self.line("totals: " + " ".join(f"{k}={counts.get(k, 0)}" for k in order))
+        self.line("totals: " + " ".join(f"{s}={counts.get(s, 0)}" for s in Status if s != Status.SKIPPED or counts[s]))
         if stopped:
             self.line(f"stopped early: {stopped}")

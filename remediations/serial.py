@@ -2,19 +2,15 @@
 
 Both follow Ansible's semantics exactly, so an operator's muscle memory carries over: batch
 sizes are taken in order and the last one repeats until the hosts run out; percentages are of
-the whole host count, rounded down but never below one host; ``0`` means "all the rest".  A run
-aborts once the share of failed hosts in a batch is strictly greater than the budget.
+the whole host count, rounded down but never below one host; ``0`` means "all the rest".  The
+failure budget itself is counted fleet-wide, in one place: :func:`remediations.fleet.fail_limit_reached`.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from typing import TypeVar
 
 from remediations.errors import OptionError
-
-T = TypeVar("T")
 
 _ITEM = re.compile(r"^(\d+)(%?)$")
 _PERCENT = re.compile(r"^(\d+(?:\.\d+)?)%?$")
@@ -60,16 +56,6 @@ def batches(n_hosts: int, serial: str | None) -> list[int]:
     return result
 
 
-def split_batches(items: Sequence[T], serial: str | None) -> list[list[T]]:
-    """The hosts themselves cut into the batches :func:`batches` describes, order preserved."""
-    out: list[list[T]] = []
-    start = 0
-    for size in batches(len(items), serial):
-        out.append(list(items[start : start + size]))
-        start += size
-    return out
-
-
 def parse_max_fail_percentage(value: str | float | None) -> float | None:
     """``"30"``, ``"30%"`` or 30 → 30.0; None → no budget (only a failure of every host stops).
 
@@ -92,15 +78,3 @@ def parse_max_fail_percentage(value: str | float | None) -> float | None:
     if number > 100:
         raise OptionError(f"--max-fail-percentage {value!r}: must be between 0 and 100")
     return number
-
-
-def exceeds_max_fail(failed: int, batch_size: int, max_fail_percentage: float | None) -> bool:
-    """Whether a batch with ``failed`` failures must stop the run (Ansible: strictly greater).
-
-    Without a budget, a run stops only when every host of the batch failed, as Ansible does.
-    """
-    if batch_size <= 0:
-        return False
-    if max_fail_percentage is None:
-        return failed >= batch_size
-    return failed * 100 > max_fail_percentage * batch_size

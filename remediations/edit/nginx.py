@@ -1,24 +1,18 @@
 """Edit nginx config text one directive at a time.
 
-``crossplane`` only parses files and throws away where tokens sit on a line, so it cannot tell us
-which characters to replace. We therefore lex with a transcription of crossplane's own lexer that
-also records offsets, and check it against crossplane's lexer on every call (same tokens, lines
-and quoting): if the two ever disagree we refuse to edit rather than rewrite the wrong bytes.
-After each edit the result is lexed and parsed again and compared with what we meant to produce.
+The tokens come from :mod:`remediations.nginxconf` (the one nginx lexer, shared with the facts
+side), cross-checked against crossplane's own lexer on every call: if the two ever disagree we
+refuse to edit rather than rewrite the wrong bytes.  After each edit the result is lexed and parsed
+again and compared with what we meant to produce.
 """
 
 from __future__ import annotations
 
-import io
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from remediations.edit import EditError
-
-try:  # private, but stable since crossplane 0.4; without it we only lose the cross-check
-    from crossplane.lexer import _lex_file_object as _crossplane_lex
-except ImportError:  # pragma: no cover - depends on the installed crossplane
-    _crossplane_lex = None
+from remediations.nginxconf import NginxSyntaxError, Stmt, Token, cross_check, lex, statements
 
 __all__ = [
     "ensure_directive_in_block",
@@ -28,165 +22,23 @@ __all__ = [
     "set_directive_args",
 ]
 
-_SPECIAL = ("{", "}", ";")
-
-
-@dataclass(frozen=True)
-class _Token:
-    value: str  # as crossplane yields it (quotes removed, \" unescaped inside quotes)
-    line: int
-    quoted: bool
-    start: int  # offset of the first character (the opening quote if quoted)
-    end: int  # offset just past the last character (the closing quote if quoted)
-
-    @property
-    def is_comment(self) -> bool:
-        return not self.quoted and self.value.startswith("#")
-
-    def is_punct(self, char: str) -> bool:
-        return not self.quoted and self.value == char
-
-
-@dataclass
-class _Stmt:
-    index: int
-    name: _Token
-    args: list[_Token]
-    comments: list[_Token]  # comments between the name and the terminator
-    term: _Token  # ";" or "{"
-    parent: int | None
-    close: _Token | None = None  # the "}" of a block directive
-    children: list[int] = field(default_factory=list)
-
-    @property
-    def line(self) -> int:
-        return self.name.line
-
-    @property
-    def arg_values(self) -> list[str]:
-        return [a.value for a in self.args]
-
-    @property
-    def end(self) -> _Token:
-        return self.close if self.close is not None else self.term
-
-
-class _EndOfText(Exception):
-    pass
-
-
-def _units(text: str) -> list[tuple[str, int, int]]:
-    """Characters as crossplane sees them: a backslash and the next char form one unit."""
-    units: list[tuple[str, int, int]] = []
-    i, line, n = 0, 1, len(text)
-    while i < n:
-        if text[i] == "\\":
-            if i + 1 >= n:  # crossplane stops at a dangling backslash
-                break
-            unit = text[i : i + 2]
-        else:
-            unit = text[i]
-        if unit.endswith("\n"):
-            line += 1
-        units.append((unit, i, line))
-        i += len(unit)
-    return units
-
-
-def _lex(text: str) -> list[_Token]:
-    """crossplane.lexer._lex_file_object, step for step, plus offsets."""
-    units = _units(text)
-    tokens: list[_Token] = []
-    k = 0
-
-    def nxt() -> tuple[str, int, int]:
-        nonlocal k
-        if k >= len(units):
-            raise _EndOfText
-        unit = units[k]
-        k += 1
-        return unit
-
-    token, token_start, token_line = "", 0, 0
-    try:
-        while k < len(units):
-            char, pos, line = nxt()
-            if char.isspace():
-                if token:
-                    tokens.append(_Token(token, token_line, False, token_start, pos))
-                    token = ""
-                while char.isspace():
-                    char, pos, line = nxt()
-
-            if not token and char == "#":
-                start, comment_line = pos, line
-                while not char.endswith("\n"):
-                    token += char
-                    char, pos, _ = nxt()
-                tokens.append(_Token(token, comment_line, False, start, pos))
-                token = ""
-                continue
-
-            if not token:
-                token_start, token_line = pos, line
-
-            if token and token[-1] == "$" and char == "{":
-                while token[-1] != "}" and not char.isspace():
-                    token += char
-                    char, pos, line = nxt()
-
-            if char in ('"', "'"):
-                if token:
-                    token += char
-                    continue
-                quote, start = char, pos
-                char, pos, line = nxt()
-                while char != quote:
-                    token += quote if char == "\\" + quote else char
-                    char, pos, line = nxt()
-                tokens.append(_Token(token, token_line, True, start, pos + 1))
-                token = ""
-                continue
-
-            if char in _SPECIAL:
-                if token:
-                    tokens.append(_Token(token, token_line, False, token_start, pos))
-                    token = ""
-                tokens.append(_Token(char, line, False, pos, pos + 1))
-                continue
-
-            token += char
-    except _EndOfText:
-        pass
-    return tokens
-
-
-def _cross_check(text: str, tokens: list[_Token]) -> None:
-    if _crossplane_lex is None:  # pragma: no cover
-        return
-    theirs = [(t, line, q) for t, line, q in _crossplane_lex(io.StringIO(text))]
-    ours = [(t.value, t.line, t.quoted) for t in tokens]
-    if theirs != ours:
-        first = next(
-            (i for i, (a, b) in enumerate(zip(theirs, ours, strict=False)) if a != b),
-            min(len(theirs), len(ours)),
-        )
-        raise EditError(f"internal lexer disagrees with crossplane at token {first}; not editing")
-
 
 @dataclass
 class _Doc:
     text: str
-    tokens: list[_Token]
-    stmts: list[_Stmt]
+    tokens: list[Token]
+    stmts: list[Stmt]
 
     @classmethod
     def parse(cls, text: str) -> _Doc:
-        tokens = _lex(text)
-        _cross_check(text, tokens)
-        return cls(text, tokens, _statements(tokens))
+        try:
+            tokens = lex(text)
+            cross_check(text, tokens)
+            return cls(text, tokens, statements(tokens))
+        except NginxSyntaxError as exc:
+            raise EditError(str(exc)) from None
 
-    def at(self, line: int, name: str | None) -> _Stmt:
+    def at(self, line: int, name: str | None) -> Stmt:
         found = [s for s in self.stmts if s.line == line and (name is None or s.name.value == name)]
         what = f"directive {name!r}" if name else "a directive"
         if not found:
@@ -196,49 +48,10 @@ class _Doc:
             raise EditError(f"{len(found)} directives match {what} on line {line} ({names}); ambiguous")
         return found[0]
 
-    def siblings(self, stmt: _Stmt) -> list[_Stmt]:
+    def siblings(self, stmt: Stmt) -> list[Stmt]:
         if stmt.parent is None:
             return [s for s in self.stmts if s.parent is None]
         return [self.stmts[i] for i in self.stmts[stmt.parent].children]
-
-
-def _statements(tokens: list[_Token]) -> list[_Stmt]:
-    """Group tokens like crossplane's parser does, but strictly: anything it would report is fatal."""
-    stmts: list[_Stmt] = []
-    stack: list[int] = []
-    it: Iterator[_Token] = iter(tokens)
-    for tok in it:
-        if tok.is_punct("}"):
-            if not stack:
-                raise EditError(f'line {tok.line}: unexpected "}}"')
-            stmts[stack.pop()].close = tok
-            continue
-        if tok.is_comment:
-            continue
-        if tok.is_punct("{") or tok.is_punct(";"):
-            raise EditError(f'line {tok.line}: unexpected "{tok.value}"')
-        args: list[_Token] = []
-        comments: list[_Token] = []
-        term = None
-        for arg in it:
-            if not arg.quoted and arg.value in _SPECIAL:
-                term = arg
-                break
-            (comments if arg.is_comment else args).append(arg)
-        if term is None:
-            raise EditError(f'line {tok.line}: unexpected end of file in "{tok.value}"')
-        if term.value == "}":
-            raise EditError(f'line {tok.line}: directive "{tok.value}" is not terminated by ";"')
-        parent = stack[-1] if stack else None
-        stmt = _Stmt(len(stmts), tok, args, comments, term, parent)
-        stmts.append(stmt)
-        if parent is not None:
-            stmts[parent].children.append(stmt.index)
-        if term.value == "{":
-            stack.append(stmt.index)
-    if stack:
-        raise EditError(f'line {stmts[stack[-1]].line}: unexpected end of file, expecting "}}"')
-    return stmts
 
 
 def _check_args(args: Sequence[str]) -> None:
@@ -275,11 +88,11 @@ def _render_args(args: Sequence[str]) -> str:
     return " ".join(render_arg(a) for a in args)
 
 
-def _token_quote(text: str, tok: _Token) -> str | None:
+def _token_quote(text: str, tok: Token) -> str | None:
     return text[tok.start] if tok.quoted else None
 
 
-def _replace_args(text: str, stmt: _Stmt, new_args: Sequence[str]) -> str:
+def _replace_args(text: str, stmt: Stmt, new_args: Sequence[str]) -> str:
     """Return the text with ``stmt``'s arguments replaced; spacing between them survives when the
     number of arguments stays the same (so an edit and its reversal give back the same bytes)."""
     old = stmt.args
@@ -310,7 +123,7 @@ def _signature(doc: _Doc, skip: set[int]) -> list[tuple[str, bool]]:
     return [(t.value, t.quoted) for t in doc.tokens if id(t) not in skipped]
 
 
-def _verify_args(before: _Doc, after_text: str, stmt: _Stmt, new_args: Sequence[str]) -> None:
+def _verify_args(before: _Doc, after_text: str, stmt: Stmt, new_args: Sequence[str]) -> None:
     after = _Doc.parse(after_text)
     if len(after.stmts) != len(before.stmts):
         raise EditError("edit changed the number of directives; refusing")
@@ -351,7 +164,7 @@ def _line_bounds(text: str, offset: int) -> tuple[int, int]:
     return start, (len(text) if nl < 0 else nl + 1)
 
 
-def _insert_after(doc: _Doc, after: _Stmt, indent_from: _Stmt, name: str, args: Sequence[str]) -> str:
+def _insert_after(doc: _Doc, after: Stmt, indent_from: Stmt, name: str, args: Sequence[str]) -> str:
     text = doc.text
     new = f"{render_arg(name)} {_render_args(args)};" if args else f"{render_arg(name)};"
     end = after.end.end
@@ -401,7 +214,7 @@ def _ensure_one(
     return new_text, added[0].line, True
 
 
-def _descendants(doc: _Doc, stmt: _Stmt) -> int:
+def _descendants(doc: _Doc, stmt: Stmt) -> int:
     return sum(1 + _descendants(doc, doc.stmts[c]) for c in stmt.children)
 
 

@@ -9,15 +9,11 @@ from __future__ import annotations
 
 import fnmatch
 import functools
-import io
 import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
-
-from crossplane.errors import NgxParserBaseException
-from crossplane.lexer import _balance_braces, _lex_file_object
 
 from remediations.endpoint import Endpoint
 from remediations.errors import CommandFailed
@@ -32,6 +28,7 @@ from remediations.facts.model import (
     TcpListener,
     WordPress,
 )
+from remediations.nginxconf import NginxSyntaxError, lex, statements
 
 BOUNDARY = re.compile(r"[0-9a-f]{32}")
 
@@ -201,36 +198,21 @@ class NginxStmt:
 
 @functools.lru_cache(maxsize=512)
 def parse_nginx_file(path: str, text: str) -> tuple[NginxStmt, ...]:
-    """One file's statements via crossplane's lexer (quotes, escapes, line numbers done right).
+    """One file's statements, from the same lexer the editors use (:mod:`remediations.nginxconf`),
+    so facts and edits agree on every directive and line.
 
-    crossplane's ``parse()`` only reads from disk; its lexer takes any file object, so the
-    text captured on the host is tokenised here exactly as crossplane would tokenise the file.
-    Its lexer is pure Python and was most of the controller's CPU per host; fleets share
+    The lexer is pure Python and was most of the controller's CPU per host; fleets share
     nginx.conf, mime.types and fastcgi_params, so each distinct (path, text) is parsed once per
     run (the result is immutable).
     """
-    tokens: Iterator[tuple[str, int, bool]] = _balance_braces(_lex_file_object(io.StringIO(text)), path)
+    stmts = statements(lex(text))
 
-    def block() -> tuple[NginxStmt, ...]:
-        stmts: list[NginxStmt] = []
-        for token, line, quoted in tokens:
-            if token == "}" and not quoted:
-                return tuple(stmts)
-            if token.startswith("#") and not quoted:
-                continue
-            args: list[str] = []
-            for arg, _, q in tokens:
-                if arg in (";", "{", "}") and not q:
-                    children = block() if arg == "{" else None
-                    stmts.append(NginxStmt(token, tuple(args), line, path, children))
-                    if arg == "}":
-                        return tuple(stmts)
-                    break
-                if not (arg.startswith("#") and not q):
-                    args.append(arg)
-        return tuple(stmts)
+    def tree(index: int) -> NginxStmt:
+        s = stmts[index]
+        block = tuple(tree(c) for c in s.children) if s.term.value == "{" else None
+        return NginxStmt(s.name.value, tuple(s.arg_values), s.line, path, block)
 
-    return block()
+    return tuple(tree(s.index) for s in stmts if s.parent is None)
 
 
 def walk_nginx(stmts: Iterable[NginxStmt]) -> Iterator[NginxStmt]:
@@ -295,7 +277,7 @@ def parse_nginx_config(files: dict[str, str]) -> WebConfig:
     for path, text in files.items():
         try:
             trees.extend(parse_nginx_file(path, text))
-        except NgxParserBaseException as e:
+        except NginxSyntaxError as e:
             cfg.errors.append(f"{path}: {e}")
     upstreams: dict[str, list[NginxStmt]] = {}
     for s in walk_nginx(trees):

@@ -12,6 +12,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from remediations.facts.model import HostFacts
+    from remediations.plan import Plan
 
 # Directories any local user (or the web user) can write into, or that hold the site itself.
 UNSAFE_PREFIXES = ("/tmp", "/var/tmp", "/dev/shm", "/run/user", "/var/www", "/srv", "/home")
@@ -77,3 +82,25 @@ def binary_problem(binary: str, real: str | None, stats: list[str] | None, web_r
         if mode & 0o022:
             return f"{path} is group- or world-writable (mode {mode:o})"
     return None
+
+
+def untrusted_program(plan: Plan, facts: HostFacts | None) -> str | None:
+    """Why a plan must not run: it would execute (argv[0]) an FPM binary the evidence did not
+    prove root's alone.  The one check for every fix, stepwise ones included (the fix driver)."""
+    fpm = facts.fpm if facts is not None else []
+    untrusted = {svc.binary: svc.binary_problem for svc in fpm if svc.binary_problem}
+    for op in plan.ops:
+        argv = getattr(op, "argv", None) or ()
+        if argv and argv[0] in untrusted:
+            return f"{argv[0]} not run: {untrusted[argv[0]]}"
+    return None
+
+
+def vetted(plan: Plan, facts: HostFacts | None) -> Plan:
+    """``plan``, or a refusal in its place when it would run an untrusted binary."""
+    from remediations.plan import Plan as _Plan
+
+    problem = untrusted_program(plan, facts)
+    if problem is None:
+        return plan
+    return _Plan.refuse(plan.fix_id, f"{plan.summary} (refused)", problem, plan.notes)

@@ -8,7 +8,8 @@ import re
 from dataclasses import dataclass
 
 from remediations.endpoint import Endpoint
-from remediations.facts.model import FpmPool, FpmService, HostFacts
+from remediations.facts.model import FastcgiTarget, FpmPool, FpmService, HostFacts
+from remediations.plan import Plan
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,41 @@ def corresponding(dead: Endpoint, live: list[PoolEndpoint], facts: HostFacts) ->
         if len({p.endpoint for p in narrowed}) == 1:
             return narrowed[:1]
     return live
+
+
+def realignments(fix_id: str, facts: HostFacts, pool: str | None) -> list[tuple[FastcgiTarget, PoolEndpoint]] | Plan:
+    """What both realign fixes decide the same way: for each web server target nothing listens
+    on, the live pool that takes over — or the plan that says why there is none to choose."""
+    live = [p for p in live_endpoints(facts) if pool is None or p.pool.name == pool]
+    if not live:
+        return Plan.noop(fix_id, "no PHP-FPM pool is listening: nothing to point the web server at")
+    if not facts.web.fastcgi_targets and (refusal := unresolved_refusal(facts)):
+        return Plan.refuse(fix_id, "the PHP target cannot be resolved", refusal)
+    out: list[tuple[FastcgiTarget, PoolEndpoint]] = []
+    for t in facts.web.fastcgi_targets:
+        if any(p.endpoint.accepts(t.endpoint) for p in live):
+            continue
+        found = corresponding(t.endpoint, live, facts)
+        if len(found) != 1:
+            where = f"{t.directive.file}:{t.directive.line}"
+            names = ", ".join(p.label for p in found)
+            return Plan.refuse(
+                fix_id,
+                f"{t.address} ({where}) could be any of several pools",
+                f"choose the pool with `with: {{pool: NAME}}`: {names}",
+            )
+        out.append((t, found[0]))
+    return out
+
+
+def unresolved_refusal(facts: HostFacts) -> str | None:
+    """A target the configuration alone cannot resolve (``fastcgi_pass $var`` set through ``map``,
+    an upstream name without its block, an Apache handler naming a ``<Proxy>`` worker): editing
+    around it would drop the indirection, so a person must change what it resolves to."""
+    if not facts.web.unresolved_targets:
+        return None
+    shown = "; ".join(f"{d.name} {' '.join(d.args)} at {d.file}:{d.line}" for d in facts.web.unresolved_targets[:3])
+    return f"cannot tell where {shown} leads from the configuration alone; point what it resolves to at a live pool"
 
 
 def newest(services: list[FpmService]) -> FpmService | None:

@@ -1,17 +1,22 @@
-"""The contract of a fix: guard, plan, verify, rollback.
+"""The contract of a fix: when it applies, what it plans, how it is verified.
 
-A newcomer adds a fix by writing one file in this package with a subclass of :class:`Fix` and
-registering it with ``@register``. A fix never runs anything: it reads facts and returns plans;
-the runner applies them, journals them, probes, and rolls back.
+A fix is one file in this package with one :class:`Fix` subclass under ``@register``; the file is
+the whole story of the fix.  A fix never runs anything: it reads facts and returns plans (data).
+:mod:`remediations.fixes.driver` owns the protocol around it — confirm, apply through the journal,
+config-test, verify, roll back — so every fix gets the same guarantees and none re-implements them.
+Undo is always the journal (every file restored from its backup, every rename reversed, every
+command's inverse run, services put back), which is why a fix has no rollback method of its own.
 """
 
 from __future__ import annotations
 
+import re
+import typing
 from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from remediations.causes import Diagnosis
+from remediations.causes import CAUSE_IDS, Diagnosis
 from remediations.facts.model import HostFacts
 from remediations.plan import Plan
 
@@ -32,6 +37,7 @@ class ProbeResult:
     ok: bool
     status: int | None
     detail: str = ""
+    attempts: int = 1  # requests made until this answer (retries included)
 
 
 @dataclass
@@ -43,8 +49,8 @@ class FixContext:
     vars: dict[str, Any] = field(default_factory=dict)  # inventory vars of the host
 
 
-# What a stepwise fix yields: a plan to apply (and probe afterwards).  The runner sends back the
-# probe result of that plan.  The generator's return value is the final plan summary (or None).
+# What a stepwise fix yields: a plan to apply (and probe afterwards).  The driver sends back the
+# probe result of that plan.  The generator's return value is the final note (or None).
 Steps = Generator[Plan, ProbeResult, str | None]
 
 
@@ -55,6 +61,8 @@ class Fix:
     params: ClassVar[dict[str, type]] = {}  # allowed `with:` keys and their types
 
     def guard(self, ctx: FixContext) -> bool:
+        """Whether this fix applies at all.  Always checked (a playbook's ``when:`` can only narrow
+        it), so a playbook never has to repeat it."""
         return any(ctx.diagnosis.has(c) for c in self.causes)
 
     def plan(self, ctx: FixContext) -> Plan:
@@ -66,19 +74,42 @@ class Fix:
         return None
 
     def verify(self, ctx: FixContext) -> Probe:
-        return Probe(path=str(ctx.params.get("probe_path", "/")))
-
-    def rollback(self, ctx: FixContext) -> str:
-        """How this fix is undone.  The default is the journal: every file restored from its
-        backup, every rename reversed, every command undone, services restarted back."""
-        return "journal"
+        """The probe that proves this fix worked (the playbook's ``verify: {path}`` may move it)."""
+        return Probe()
 
 
 REGISTRY: dict[str, type[Fix]] = {}
+_ID = re.compile(r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*")
+
+
+def _param_type_ok(tp: Any) -> bool:
+    return isinstance(tp, type) or typing.get_origin(tp) is not None
+
+
+def _problems(cls: type[Fix]) -> list[str]:
+    problems = []
+    if not _ID.fullmatch(cls.id or ""):
+        problems.append(f"id {cls.id!r} is not a kebab-case name")
+    elif cls.id in REGISTRY:
+        problems.append(f"id {cls.id!r} is already registered by {REGISTRY[cls.id].__module__}")
+    if not cls.title:
+        problems.append("has no title")
+    unknown = sorted(set(cls.causes) - set(CAUSE_IDS) | ({"healthy"} & set(cls.causes)))
+    if not cls.causes or unknown:
+        problems.append(f"causes must be known cause ids, got {sorted(cls.causes)} (unknown: {unknown})")
+    for key, tp in cls.params.items():
+        if not key.isidentifier() or not _param_type_ok(tp):
+            problems.append(f"param {key!r}: {tp!r} is not a type")
+    if cls.plan is Fix.plan and cls.steps is Fix.steps:
+        problems.append("defines neither plan() nor steps()")
+    return problems
 
 
 def register(cls: type[Fix]) -> type[Fix]:
-    if not cls.id or cls.id in REGISTRY:
-        raise ValueError(f"fix id missing or duplicated: {cls.id!r}")
+    """Add a fix to the catalogue, refusing one that could never run as written (a typo in a
+    cause id would otherwise register a fix whose guard is never true)."""
+    problems = _problems(cls)
+    if problems:
+        raise TypeError(f"fix {cls.__module__}.{cls.__name__}: " + "; ".join(problems))
     REGISTRY[cls.id] = cls
     return cls

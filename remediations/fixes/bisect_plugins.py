@@ -30,7 +30,6 @@ class BisectPlugins(Fix):
     id = "bisect-plugins"
     title = "Find the culprit plugin by bisection"
     causes = frozenset({"worker-crash", "worker-timeout"})
-    params = {"probe_path": str}
 
     def guard(self, ctx: FixContext) -> bool:
         wp = ctx.facts.wordpress
@@ -71,7 +70,7 @@ class BisectPlugins(Fix):
     def verify(self, ctx: FixContext) -> Probe:
         # A crashing plugin fails every time: a second attempt guards against a blip, more would
         # only slow the search down.
-        return Probe(path=str(ctx.params.get("probe_path", "/")), attempts=2)
+        return Probe(attempts=2)
 
     def steps(self, ctx: FixContext) -> Steps:
         plugins, parked = self._paths(ctx)

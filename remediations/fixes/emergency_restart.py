@@ -24,20 +24,20 @@ class EnableEmergencyRestart(Fix):
         threshold = str(ctx.params.get("threshold", 10))
         interval = str(ctx.params.get("interval", "1m"))
         for svc in ctx.facts.fpm:
-            if svc.state != "running" or not svc.global_file:
+            if not svc.running or not svc.global_file:
                 continue
             cur_t = svc.emergency_restart_threshold.args[0] if svc.emergency_restart_threshold else "0"
             cur_i = svc.emergency_restart_interval.args[0] if svc.emergency_restart_interval else "0"
             if cur_t not in ("", "0") and cur_i not in ("", "0"):
-                return Plan(self.id, f"already set ({cur_t} in {cur_i})")
+                return Plan.noop(self.id, f"already set ({cur_t} in {cur_i})")
             before = ctx.facts.files.get(svc.global_file)
             if before is None:
-                return Plan(self.id, "php-fpm.conf not readable", escalate=f"cannot read {svc.global_file}")
+                return Plan.refuse(self.id, "php-fpm.conf not readable", f"cannot read {svc.global_file}")
             try:
                 after = set_value(before, "global", "emergency_restart_threshold", threshold)
                 after = set_value(after, "global", "emergency_restart_interval", interval)
             except EditError as exc:
-                return Plan(self.id, f"cannot edit {svc.global_file}", escalate=str(exc))
+                return Plan.refuse(self.id, f"cannot edit {svc.global_file}", str(exc))
             return Plan(
                 self.id,
                 f"restart the FPM master after {threshold} crashes in {interval}",
@@ -47,7 +47,7 @@ class EnableEmergencyRestart(Fix):
                     Service(svc.service, "restart", "load the crash-loop guard"),
                 ],
             )
-        return Plan(self.id, "no running PHP-FPM to protect")
+        return Plan.noop(self.id, "no running PHP-FPM to protect")
 
     def verify(self, ctx: FixContext) -> Probe:
-        return Probe(path=str(ctx.params.get("probe_path", "/")), expect_status=None, expect_body=None)
+        return Probe(expect_status=None, expect_body=None)

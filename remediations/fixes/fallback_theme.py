@@ -35,7 +35,7 @@ class FallbackTheme(Fix):
         wp = ctx.facts.wordpress
         theme = str(ctx.params.get("theme", "twentytwentythree"))
         if wp.template == theme and wp.stylesheet == theme:
-            return Plan(self.id, f"the theme is already {theme}")
+            return Plan.noop(self.id, f"the theme is already {theme}")
         root, template, stylesheet = wp.root or "", wp.template or "", wp.stylesheet or wp.template or ""
         # WordPress's code is the site's (maybe a compromised one's): only ever as its PHP user
         forward = as_site_user(ctx.facts, ("php", "-r", SET_THEME, root, theme, theme))

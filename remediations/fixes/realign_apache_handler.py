@@ -1,7 +1,8 @@
 """Point Apache's ``SetHandler "proxy:unix:...|fcgi://localhost"`` / ``ProxyPassMatch`` at the live pool.
 
 Behind Apache the same mismatch answers **503**, not 502, with ``AH02454``/``AH01079`` in the error
-log (captured from real Apache 2.4); the fix is the same surgical one-line edit, checked with
+log (captured from real Apache 2.4).  The pool is chosen exactly as for nginx (the one that took over
+from the dead endpoint), the edit is the same surgical one-line change, checked with
 ``apache2ctl configtest`` before a graceful reload.
 """
 
@@ -9,9 +10,9 @@ from __future__ import annotations
 
 from remediations.edit import EditError
 from remediations.edit.apache import set_handler_target
-from remediations.fixes._common import live_endpoints
+from remediations.fixes._common import realignments
 from remediations.fixes.base import Fix, FixContext, register
-from remediations.plan import ConfigTest, Plan, Service, WriteFile
+from remediations.plan import ConfigTest, Edits, Plan, Service
 
 
 @register
@@ -25,40 +26,25 @@ class RealignApacheHandler(Fix):
         return ctx.facts.web.kind == "apache" and super().guard(ctx)
 
     def plan(self, ctx: FixContext) -> Plan:
-        facts = ctx.facts
-        live = live_endpoints(facts)
-        if ctx.params.get("pool"):
-            live = [p for p in live if p.pool.name == ctx.params["pool"]]
-        if len({p.endpoint for p in live}) != 1:
-            return Plan(
-                self.id,
-                "no single listening PHP-FPM pool to point Apache at",
-                escalate="zero or several pools listen; choose one with `with: {pool: NAME}`",
-            )
-        target = live[0]
-        writes: dict[str, WriteFile] = {}
-        for t in facts.web.fastcgi_targets:
-            if t.address == target.endpoint.address:
-                continue
-            path = t.directive.file
-            before = writes[path].after if path in writes else facts.files.get(path)
+        chosen = realignments(self.id, ctx.facts, ctx.params.get("pool"))
+        if isinstance(chosen, Plan):
+            return chosen
+        edits = Edits(ctx.facts.files)
+        for t, pool in chosen:
+            d, new = t.directive, pool.endpoint.dial().address
+            before = edits.text(d.file)
             if before is None:
-                return Plan(self.id, f"{path} was not readable", escalate=f"cannot read {path}")
+                return Plan.refuse(self.id, f"{d.file} was not readable", f"cannot read {d.file}")
             try:
-                after = set_handler_target(before, t.directive.line, target.endpoint.address)
+                after = set_handler_target(before, d.line, new)
             except EditError as exc:
-                return Plan(self.id, f"cannot edit {path}:{t.directive.line}", escalate=str(exc))
-            writes[path] = WriteFile(
-                path, facts.files[path], after, f"line {t.directive.line}: {t.raw} → {target.endpoint.address}"
-            )
-        if not writes:
-            return Plan(self.id, "every handler already points at a listening pool")
-        return Plan(
+                return Plan.refuse(self.id, f"cannot edit {d.file}:{d.line}", str(exc))
+            edits.set(d.file, after, f"line {d.line}: {t.raw} → {new}")
+        return Plan.edits(
             self.id,
-            f"point Apache's PHP handler at {target.endpoint.address}",
-            [
-                *writes.values(),
-                ConfigTest(("apache2ctl", "configtest"), "never reload a config Apache rejects"),
-                Service("apache2", "reload", "load the corrected handler"),
-            ],
+            "point Apache's PHP handler at " + ", ".join(sorted({p.endpoint.dial().address for _, p in chosen})),
+            edits.writes(),
+            ConfigTest(("apache2ctl", "configtest"), "never reload a config Apache rejects"),
+            Service("apache2", "reload", "load the corrected handler"),
+            noop="every handler already points at a listening pool",
         )

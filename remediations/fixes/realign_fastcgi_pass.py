@@ -1,17 +1,21 @@
-"""Point nginx's ``fastcgi_pass`` at the pool that is actually listening.
+"""Point nginx's ``fastcgi_pass`` at the pool that took over from the one that is gone.
 
 The classic after a PHP upgrade: the site still says ``unix:/run/php/php8.1-fpm.sock`` while the
-8.2 pool listens on ``php8.2-fpm.sock``.  Only the directive's arguments on its own line change;
-``nginx -t`` runs before the reload and the edit is reverted if it fails.
+8.2 pool listens on ``php8.2-fpm.sock``.  With several live pools, the one that corresponds to the
+dead endpoint is chosen (same pool name, or the same socket with the PHP version changed); more
+than one candidate is for a person to choose (``with: {pool: NAME}``).  When ``fastcgi_pass`` names
+an ``upstream``, its ``server`` line is what changes, so the include structure stays as it is; a
+``fastcgi_pass $variable`` is refused rather than replaced by a literal.  Only the address on its
+own line changes; ``nginx -t`` runs before the reload and the edit is reverted if it fails.
 """
 
 from __future__ import annotations
 
 from remediations.edit import EditError
-from remediations.edit.nginx import set_directive_args
-from remediations.fixes._common import live_endpoints
+from remediations.edit.nginx import find_directives, set_directive_args
+from remediations.fixes._common import realignments
 from remediations.fixes.base import Fix, FixContext, register
-from remediations.plan import ConfigTest, Op, Plan, Service, WriteFile
+from remediations.plan import ConfigTest, Edits, Plan, Service
 
 
 @register
@@ -25,62 +29,36 @@ class RealignFastcgiPass(Fix):
         return ctx.facts.web.kind == "nginx" and super().guard(ctx)
 
     def plan(self, ctx: FixContext) -> Plan:
-        facts = ctx.facts
-        live = live_endpoints(facts)
-        if ctx.params.get("pool"):
-            live = [p for p in live if p.pool.name == ctx.params["pool"]]
-        if not live:
-            return Plan(self.id, "no PHP-FPM pool is listening: nothing to point nginx at")
-        if len({p.endpoint for p in live}) > 1:
-            names = ", ".join(f"{p.pool.name}={p.pool.listen}" for p in live)
-            return Plan(
-                self.id,
-                "several pools listen; which one is the site's is not clear",
-                escalate=f"choose the pool with `with: {{pool: NAME}}`: {names}",
-            )
-        target = live[0]
-        texts = dict(facts.files)
-        ops: list[Op] = []
-        for t in facts.web.fastcgi_targets:
-            if t.directive.name != "fastcgi_pass" or any(t.address == p.endpoint.address for p in live):
-                continue
-            path = t.directive.file
-            before = texts.get(path)
+        chosen = realignments(self.id, ctx.facts, ctx.params.get("pool"))
+        if isinstance(chosen, Plan):
+            return chosen
+        edits = Edits(ctx.facts.files)
+        for t, pool in chosen:
+            d, new = t.directive, pool.endpoint.nginx  # an upstream's `server` takes the same form
+            before = edits.text(d.file)
             if before is None:
-                return Plan(self.id, f"{path} was not readable", escalate=f"cannot read {path} to edit it")
+                return Plan.refuse(self.id, f"{d.file} was not readable", f"cannot read {d.file} to edit it")
             try:
-                after = set_directive_args(before, t.directive.line, "fastcgi_pass", [target.endpoint.nginx])
+                args = [new] if d.name == "fastcgi_pass" else _server_args(before, d.line, new)
+                after = set_directive_args(before, d.line, d.name, args)
             except EditError as exc:
-                return Plan(self.id, f"cannot edit {path}:{t.directive.line}", escalate=str(exc))
-            texts[path] = after
-            ops.append(
-                WriteFile(
-                    path,
-                    facts.files[path],
-                    after,
-                    f"line {t.directive.line}: {t.raw} → {target.endpoint.nginx} "
-                    f"(pool {target.pool.name} of {target.service.service})",
-                )
+                return Plan.refuse(self.id, f"cannot edit {d.file}:{d.line}", str(exc))
+            edits.set(
+                d.file, after, f"line {d.line}: {t.raw} → {new} (pool {pool.pool.name} of {pool.service.service})"
             )
-        if not ops:
-            return Plan(self.id, "every fastcgi_pass already points at a listening pool")
-        # Collapse several edits of one file into a single write.
-        merged: dict[str, WriteFile] = {}
-        for op in ops:
-            assert isinstance(op, WriteFile)
-            first = merged.get(op.path)
-            merged[op.path] = WriteFile(
-                op.path,
-                first.before if first else op.before,
-                op.after,
-                f"{first.reason}; {op.reason}" if first else op.reason,
-            )
-        return Plan(
+        return Plan.edits(
             self.id,
-            f"point fastcgi_pass at {target.endpoint.nginx}",
-            [
-                *merged.values(),
-                ConfigTest(("nginx", "-t"), "never reload a config nginx rejects"),
-                Service("nginx", "reload", "load the corrected fastcgi_pass"),
-            ],
+            "point fastcgi_pass at " + ", ".join(sorted({p.endpoint.nginx for _, p in chosen})),
+            edits.writes(),
+            ConfigTest(("nginx", "-t"), "never reload a config nginx rejects"),
+            Service("nginx", "reload", "load the corrected fastcgi_pass"),
+            noop="every fastcgi_pass already points at a listening pool",
         )
+
+
+def _server_args(text: str, line: int, address: str) -> list[str]:
+    """An upstream ``server ADDRESS [weight=… max_fails=…];``: only the address changes."""
+    for at, args in find_directives(text, "server"):
+        if at == line and args:
+            return [address, *args[1:]]
+    raise EditError(f"no server directive on line {line}")

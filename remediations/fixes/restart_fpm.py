@@ -9,7 +9,7 @@ If ``php-fpm -t`` fails, starting would only fail again: the fix escalates with 
 
 from __future__ import annotations
 
-from remediations.fixes._common import newest, pool_endpoints
+from remediations.fixes._common import newest, pool_endpoints, pools_behind
 from remediations.fixes.base import Fix, FixContext, register
 from remediations.plan import ConfigTest, Op, Plan, RemoveStale, Service
 
@@ -25,20 +25,20 @@ class RestartFpm(Fix):
         facts = ctx.facts
         wanted = ctx.params.get("version")
         services = [s for s in facts.fpm if not wanted or s.version == wanted]
-        down = [s for s in services if s.state != "running"]
+        down = [s for s in services if not s.running]
         if not down:
-            return Plan(self.id, "every PHP-FPM service is already running")
+            return Plan.noop(self.id, "every PHP-FPM service is already running")
         # The version the web server points at, else the newest installed one.
-        targets = {t.address for t in facts.web.fastcgi_targets}
-        pointed = [p.service for p in pool_endpoints(facts) if p.endpoint.address in targets and p.service in down]
+        behind = pools_behind(facts, [t.endpoint for t in facts.web.fastcgi_targets])
+        pointed = [p.service for p in behind if p.service in down]
         svc = pointed[0] if pointed else newest(down)
         assert svc is not None
         if svc.config_test_ok is False:
             errors = [ln for ln in svc.config_test_output.splitlines() if "ERROR" in ln]
-            return Plan(
+            return Plan.refuse(
                 self.id,
                 f"{svc.service} cannot start: its configuration is invalid",
-                escalate=f"{svc.binary} -t: " + (errors[0] if errors else svc.config_test_output.strip()),
+                f"{svc.binary} -t: " + (errors[0] if errors else svc.config_test_output.strip()),
             )
         if not svc.binary_trusted:  # a path the host named: never run as root unless proven root's alone
             return Plan(self.id, f"{svc.service} not started", escalate=f"{svc.binary} not run: {svc.binary_problem}")

@@ -1,24 +1,21 @@
 """Size ``pm.max_children`` to the RAM that PHP can really have.
 
-The seed's rule: a full pool needs ``pm.max_children × peak worker RSS × 1.25`` (25 % headroom),
-and that must fit in the RAM available to PHP (MemAvailable plus what the workers hold now).
-When the pool is exhausted we raise it — doubling at most, and never past what fits; when the
-kernel OOM-kills workers we lower it to what fits.  The arithmetic is shown in the plan.
+The memory rule (:mod:`remediations.memory`, the same one the diagnosis checks): a full pool needs
+``pm.max_children × peak worker RSS × 1.25`` and that must fit in the RAM available to PHP.  When the
+pool is exhausted we raise it — doubling at most, and never past what fits; when the kernel
+OOM-kills workers we lower it to what fits.  The arithmetic is shown in the plan.
 """
 
 from __future__ import annotations
 
 from remediations.edit import EditError
 from remediations.edit.fpm_ini import set_value
-from remediations.fixes._common import pool_endpoints
+from remediations.fixes._common import PoolEndpoint, pool_endpoints, pools_behind
 from remediations.fixes.base import Fix, FixContext, Probe, register
+from remediations.memory import HEADROOM, available_to_php_kb, fitting_children
 from remediations.plan import ConfigTest, Plan, Service, WriteFile
 
 DEFAULT_RSS_KB = 64 * 1024  # when no worker is running to measure: a common WordPress worker size
-
-
-def fitting_children(available_kb: int, peak_rss_kb: int, share: float = 1.0) -> int:
-    return int(available_kb * share // (peak_rss_kb * 1.25))
 
 
 @register
@@ -28,20 +25,22 @@ class SizeMaxChildren(Fix):
     causes = frozenset({"pool-exhausted"})
     params = {"ram_share": float, "max_children": int}
 
+    def _pool(self, ctx: FixContext) -> PoolEndpoint | None:
+        facts = ctx.facts
+        running = [p for p in pools_behind(facts, [t.endpoint for t in facts.web.fastcgi_targets]) if p.service.running]
+        running = running or pool_endpoints(facts, running_only=True)
+        return running[0] if running else None
+
     def plan(self, ctx: FixContext) -> Plan:
         facts = ctx.facts
+        p = self._pool(ctx)
+        if p is None:
+            return Plan.noop(self.id, "no running pool to size")
         share = float(ctx.params.get("ram_share", 0.8))
-        targets = {t.address for t in facts.web.fastcgi_targets}
-        pools = [
-            p for p in pool_endpoints(facts, running_only=True) if p.endpoint.address in targets
-        ] or pool_endpoints(facts, running_only=True)
-        if not pools:
-            return Plan(self.id, "no running pool to size")
-        p = pools[0]
         current = p.pool.max_children or 5
         rss = p.service.worker_rss_kb
         peak = max(rss) if rss else DEFAULT_RSS_KB
-        available = (facts.resources.mem_available_kb or 0) + sum(rss)
+        available = available_to_php_kb(facts.resources.mem_available_kb or 0, rss)
         fit = fitting_children(available, peak, share)
         oom = ctx.diagnosis.has("worker-crash") and any(
             "Killed process" in e.line for c in ctx.diagnosis.causes for e in c.evidence
@@ -53,21 +52,23 @@ class SizeMaxChildren(Fix):
             f"peak worker RSS {peak // 1024} MiB{' (no worker running: assumed)' if not rss else ''}",
             f"RAM available to PHP = MemAvailable {(facts.resources.mem_available_kb or 0) // 1024} MiB"
             f" + workers {sum(rss) // 1024} MiB = {available // 1024} MiB; using {int(share * 100)} %",
-            f"fits: {available // 1024} MiB × {share} / ({peak // 1024} MiB × 1.25) = {fit} children",
+            f"fits: {available // 1024} MiB × {share} / ({peak // 1024} MiB × {HEADROOM}) = {fit} children",
             f"pm.max_children {current} → {new}",
         ]
         if new <= current and not oom:
-            return Plan(
+            return Plan.refuse(
                 self.id,
                 f"pm.max_children {current} already uses what RAM allows ({fit})",
-                notes=notes,
-                escalate="the pool is exhausted and RAM does not allow more workers: find the slow requests or add RAM",
+                "the pool is exhausted and RAM does not allow more workers: find the slow requests or add RAM",
+                notes,
             )
         if new == current:
-            return Plan(self.id, "pm.max_children already fits in RAM", notes=notes)
-        before = facts.files.get(p.pool.file)
+            return Plan.noop(self.id, "pm.max_children already fits in RAM", notes)
+        return self._edit(p, facts.files.get(p.pool.file), new, notes)
+
+    def _edit(self, p: PoolEndpoint, before: str | None, new: int, notes: list[str]) -> Plan:
         if before is None:
-            return Plan(self.id, f"{p.pool.file} not readable", escalate=f"cannot read {p.pool.file}")
+            return Plan.refuse(self.id, f"{p.pool.file} not readable", f"cannot read {p.pool.file}")
         try:
             after = set_value(before, p.pool.name, "pm.max_children", str(new))
             if p.pool.pm == "dynamic":
@@ -80,18 +81,17 @@ class SizeMaxChildren(Fix):
                 after = set_value(after, p.pool.name, "listen.backlog", "511")
                 notes.append(f"listen.backlog {backlog.args[0]} → 511 (FPM's default): smaller than the pool")
         except EditError as exc:
-            return Plan(self.id, f"cannot edit {p.pool.file}", escalate=str(exc))
-        return Plan(
+            return Plan.refuse(self.id, f"cannot edit {p.pool.file}", str(exc))
+        return Plan.edits(
             self.id,
-            f"pm.max_children {current} → {new} (pool {p.pool.name})",
-            [
-                WriteFile(p.pool.file, before, after, "size the pool to RAM"),
-                ConfigTest((p.service.binary, "-t"), "never restart FPM on a configuration it rejects"),
-                Service(p.service.service, "restart", "apply the new pool size"),
-            ],
+            f"pm.max_children {p.pool.max_children or 5} → {new} (pool {p.pool.name})",
+            [WriteFile(p.pool.file, before, after, "size the pool to RAM")],
+            ConfigTest((p.service.binary, "-t"), "never restart FPM on a configuration it rejects"),
+            Service(p.service.service, "restart", "apply the new pool size"),
+            noop="pm.max_children already as wanted",
             notes=notes,
         )
 
     def verify(self, ctx: FixContext) -> Probe:
         # Exhaustion only shows under concurrency: several visitors at once must all be served.
-        return Probe(path=str(ctx.params.get("probe_path", "/")), concurrency=3)
+        return Probe(concurrency=3)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from remediations.edit import EditError
 from remediations.edit.fpm_ini import set_value
-from remediations.fixes._common import pool_endpoints, web_group
+from remediations.fixes._common import pools_behind, web_group
 from remediations.fixes.base import Fix, FixContext, register
-from remediations.plan import ConfigTest, Plan, Service, WriteFile
+from remediations.plan import ConfigTest, Edits, Plan, Service
 
 
 @register
@@ -27,43 +27,35 @@ class FixSocketPermissions(Fix):
         owner = str(ctx.params.get("owner", user))
         group = str(ctx.params.get("group", user))
         mode = str(ctx.params.get("mode", "0660"))
-        targets = {t.address for t in facts.web.fastcgi_targets}
-        texts: dict[str, str] = {}
-        services = []
-        for p in pool_endpoints(facts):
-            if p.endpoint.kind != "unix" or p.endpoint.address not in targets:
-                continue
-            want = {"listen.owner": owner, "listen.group": group, "listen.mode": mode}
+        want = {"listen.owner": owner, "listen.group": group, "listen.mode": mode}
+        edits = Edits(facts.files)
+        pools = [
+            p for p in pools_behind(facts, [t.endpoint for t in facts.web.fastcgi_targets]) if p.endpoint.kind == "unix"
+        ]
+        for p in pools:
             have = {
                 "listen.owner": p.pool.listen_owner,
                 "listen.group": p.pool.listen_group,
                 "listen.mode": p.pool.listen_mode,
             }
-            text = texts.get(p.pool.file, facts.files.get(p.pool.file))
+            text = edits.text(p.pool.file)
             if text is None:
-                return Plan(self.id, f"{p.pool.file} was not readable", escalate=f"cannot read {p.pool.file}")
+                return Plan.refuse(self.id, f"{p.pool.file} was not readable", f"cannot read {p.pool.file}")
             try:
                 for key, value in want.items():
                     if have[key] != value:
                         text = set_value(text, p.pool.name, key, value)
             except EditError as exc:
-                return Plan(self.id, f"cannot edit {p.pool.file}", escalate=str(exc))
-            texts[p.pool.file] = text
-            services.append(p.service)
-        writes = [
-            WriteFile(path, facts.files[path], text, f"socket {owner}:{group} {mode} for the web server user {user}")
-            for path, text in texts.items()
-            if text != facts.files[path]
-        ]
-        if not writes:
-            return Plan(self.id, "the pool's listen.owner/group/mode already admit the web server")
-        svc = services[0]
-        return Plan(
+                return Plan.refuse(self.id, f"cannot edit {p.pool.file}", str(exc))
+            edits.set(p.pool.file, text, f"socket {owner}:{group} {mode} for the web server user {user}")
+        if not pools:
+            return Plan.noop(self.id, "no pool behind the web server listens on a unix socket")
+        svc = pools[0].service
+        return Plan.edits(
             self.id,
             f"socket owned by {owner}:{group} mode {mode}",
-            [
-                *writes,
-                ConfigTest((svc.binary, "-t"), "never restart FPM on a configuration it rejects"),
-                Service(svc.service, "restart", "recreate the socket with the new owner and mode"),
-            ],
+            edits.writes(),
+            ConfigTest((svc.binary, "-t"), "never restart FPM on a configuration it rejects"),
+            Service(svc.service, "restart", "recreate the socket with the new owner and mode"),
+            noop="the pool's listen.owner/group/mode already admit the web server",
         )

@@ -17,7 +17,6 @@ import pytest
 from tests.lab import lab
 
 REPO = Path(__file__).resolve().parents[2]
-pytestmark = pytest.mark.integration
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -176,6 +176,19 @@ def request_timeout(host: LabHost) -> None:
     slow_plugin(host, 8)
 
 
+def short_read_timeout(host: LabHost) -> None:
+    """Someone copied ``fastcgi_read_timeout 2s`` into the site: a legitimate 4 s export page, which
+    PHP itself would let finish (no request_terminate_timeout, sleep does not count towards
+    max_execution_time), is cut off by nginx with a 504."""
+    edit(
+        host,
+        NGINX_SITE,
+        lambda t: t.replace("\t\tfastcgi_pass unix:", "\t\tfastcgi_read_timeout 2s;\n\t\tfastcgi_pass unix:", 1),
+    )
+    reload_web(host)
+    slow_plugin(host, 4)
+
+
 def pool_exhausted(host: LabHost) -> None:
     """One worker, a tiny backlog and slow requests: visitors beyond it are refused at connect."""
 
@@ -218,8 +231,14 @@ def apache_mod_php(host: LabHost) -> None:
 
 def xdebug_in_fpm(host: LabHost) -> None:
     """xdebug left enabled in the production FPM SAPI."""
-    host.sh(f"ln -sf /etc/php/{PHP}/mods-available/xdebug.ini /etc/php/{PHP}/fpm/conf.d/20-xdebug.ini")
+    enable_xdebug(host)
     restart_fpm(host)
+
+
+def enable_xdebug(host: LabHost) -> None:
+    """php8.2-xdebug as its package enables it, but inside this host's own /etc only: FPM and CLI."""
+    for sapi in ("fpm", "cli"):
+        host.sh(f"ln -sf /etc/php/{PHP}/mods-available/xdebug.ini /etc/php/{PHP}/{sapi}/conf.d/20-xdebug.ini")
 
 
 def xdebug_slows_plugin(host: LabHost) -> None:
@@ -227,7 +246,7 @@ def xdebug_slows_plugin(host: LabHost) -> None:
     loaded): a heavy but legitimate plugin (~1.4 s of PHP per page here) runs 4-5x slower under it,
     and request_terminate_timeout kills the page before it finishes.  Without xdebug it fits."""
     edit_pool(host, {"request_terminate_timeout": "3s"})
-    host.sh(f"ln -sf /etc/php/{PHP}/mods-available/xdebug.ini /etc/php/{PHP}/fpm/conf.d/20-xdebug.ini")
+    enable_xdebug(host)
     restart_fpm(host)
     poison_plugin(
         host,
@@ -249,6 +268,7 @@ FAULTS: dict[str, Callable[[LabHost], None]] = {
     "big-headers-plugin": big_headers_plugin,
     "request-timeout": request_timeout,
     "pool-exhausted": pool_exhausted,
+    "short-read-timeout": short_read_timeout,
     "fpm-config-error": fpm_config_error,
     "apache-wrong-socket": apache_wrong_socket,
     "apache-mod-php": apache_mod_php,
@@ -289,6 +309,12 @@ EXPECT: dict[str, Expect] = {
     "request-timeout": Expect(502, r"execution timed out", FPM_LOG, "worker-timeout"),
     "xdebug-slows-plugin": Expect(502, r"execution timed out", FPM_LOG, "worker-timeout"),
     "pool-exhausted": Expect(502, r"failed \(11: Resource temporarily unavailable\)", NGINX_LOG, "pool-exhausted"),
+    "short-read-timeout": Expect(
+        504,
+        r"upstream timed out \(110: Connection timed out\) while reading response header",
+        NGINX_LOG,
+        "read-timeout",
+    ),
     "fpm-config-error": Expect(
         502, r"connect\(\) to unix:\S+ failed \(2: No such file or directory\)", NGINX_LOG, "fpm-config-error"
     ),

@@ -169,10 +169,16 @@ def prepare() -> None:
     ensure_mariadb()
 
 
+MARIADB_MARK = LAB_DIR / "mariadb-started-by-lab"
+
+
 def ensure_mariadb() -> None:
+    """The lab's one database server; started here (and so stopped by ``down``) only if it was
+    not running already — a machine's own MariaDB is left alone."""
     if sh("mysqladmin --protocol=socket ping", check=False).returncode == 0:
         return
     sh("service mariadb start", timeout=120)
+    MARIADB_MARK.write_text("1\n")
     for _ in range(60):
         if sh("mysqladmin --protocol=socket ping", check=False).returncode == 0:
             return
@@ -359,8 +365,9 @@ def build_root(host: LabHost) -> None:
     os.chmod(root / "var/log/apache2", 0o750)
 
     # PHP: production-like (no xdebug in the FPM SAPI), one pool "www" on the Debian socket.
-    for p in (root / f"etc/php/{PHP}/fpm/conf.d").glob("*xdebug*"):
-        p.unlink()
+    for sapi in ("fpm", "cli"):
+        for p in (root / f"etc/php/{PHP}/{sapi}/conf.d").glob("*xdebug*"):
+            p.unlink()
 
     # nginx
     ng = root / "etc/nginx"
@@ -616,6 +623,9 @@ def down() -> list[str]:
         shutil.rmtree(host.state, ignore_errors=True)
     save_hosts({})
     write_inventory([])
+    if MARIADB_MARK.exists():
+        sh("service mariadb stop", check=False, timeout=120)
+        MARIADB_MARK.unlink(missing_ok=True)
     return sorted(hosts)
 
 

@@ -153,3 +153,38 @@ def test_unsafe_when_never_runs(tmp_path: Path) -> None:
 def test_missing_playbook(tmp_path: Path) -> None:
     missing = tmp_path / "nope.yml"
     assert_one_line(cli("playbook.check", str(missing)), str(missing))
+
+
+# --- options: checked before any host is contacted -----------------------------------------------
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (("--forks", "abc"), "--forks"),
+        (("--forks", "0"), "--forks"),
+        (("--window", "abc"), "--window"),
+        (("--window=-5",), "--window"),
+        (("--max-fail", "x"), "--max-fail"),
+        (("--max-fail-percentage", "200"), "--max-fail-percentage"),
+        (("--serial", "1,x"), "--serial"),
+    ],
+)
+def test_bad_option_is_one_line_exit_2(tmp_path: Path, args: tuple[str, ...], named: str) -> None:
+    inv = tmp_path / "hosts.yml"
+    inv.write_text(inventory(GOOD_HOST))
+    assert_one_line(cli("fix-502", "--host", "web61", "--inventory", str(inv), "--dry-run", *args), named)
+
+
+@pytest.mark.parametrize("where", ["directory", "missing-dir", "read-only-dir"])
+def test_unwritable_report_is_refused_before_any_host(tmp_path: Path, where: str) -> None:
+    inv = tmp_path / "hosts.yml"
+    inv.write_text(inventory(GOOD_HOST))
+    ro = tmp_path / "ro"
+    ro.mkdir(mode=0o500)
+    target = {"directory": tmp_path, "missing-dir": tmp_path / "no" / "r.json", "read-only-dir": ro / "r.json"}[where]
+    if where == "read-only-dir" and __import__("os").geteuid() == 0:
+        pytest.skip("root writes into a 0500 directory anyway")
+    line = assert_one_line(
+        cli("fix-502", "--host", "web61", "--inventory", str(inv), "--dry-run", "--report-json", str(target)),
+        "--report-json",
+    )
+    assert "unreachable" not in line  # refused up front: the host (port 1) was never tried

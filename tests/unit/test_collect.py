@@ -11,9 +11,9 @@ from types import MappingProxyType
 
 from remediations.facts.script import frame
 from remediations.inventory import Host
-from remediations.runner import collect
+from remediations.remote import collect
 from remediations.transport import CmdResult
-from tests.unit.evidence import FIXTURE_BOUNDARY
+from tests.unit.evidence_text import FIXTURE_BOUNDARY
 
 FULL = Path(__file__).parent / "fixtures" / "facts" / "full"
 WPDATA = 'data={"active_plugins":["akismet/akismet.php"],"template":"t","stylesheet":"t"}\n'

@@ -8,7 +8,8 @@ import pytest
 
 from remediations.causes import CAUSE_IDS
 from remediations.diagnosis import classify
-from tests.unit.corpus_builder import CORPUS, build_facts, load_cases
+from tests.unit.corpus_builder import CORPUS, DEFAULT_TARGET, build_facts, evidence_for, load_cases
+from tests.unit.evidence_text import sections_of
 
 CASES = load_cases()
 CAPTURED = "\n".join(p.read_text() for p in sorted((CORPUS / "captured").iterdir()) if p.suffix in (".log", ".txt"))
@@ -38,6 +39,36 @@ def test_case(name: str, case: dict[str, Any]) -> None:
         table.setdefault(check, status)  # first row of a check (the one for the site's target)
     for check, status in expect.get("checks", {}).items():
         assert table.get(check) == status, diagnosis.checks
+
+
+@pytest.mark.parametrize(("name", "case"), CASES, ids=[n for n, _ in CASES])
+def test_parsed_host_is_the_one_the_case_describes(name: str, case: dict[str, Any]) -> None:
+    """The evidence text went through the real parser: what it found is what the case says."""
+    f = case.get("facts", {})
+    web = f.get("web", {})
+    kind = web.get("kind", "nginx")
+    facts = build_facts(case)
+    assert facts.notes == [], facts.notes  # a complete, well-formed output
+    assert facts.web.kind == kind and facts.web.running is web.get("running", True)
+    written = [(str(raw), int(line)) for raw, line in web.get("targets", [[None, DEFAULT_TARGET[kind]]])]
+    parsed = [(t.raw, t.directive.line) for t in facts.web.fastcgi_targets]
+    parsed += [(d.args[0], d.line) for d in facts.web.unresolved_targets]
+    assert [line for _raw, line in parsed] == [line for _raw, line in written]
+    assert all(raw == "None" or raw in (p, p.strip('"')) for (raw, _l), (p, _pl) in zip(written, parsed, strict=True))
+    spec = f.get("fpm", [{}])
+    services = spec if isinstance(spec, list) else [spec]
+    assert [s.state for s in facts.fpm] == [s.get("state", "running") for s in services]
+    texts = [line.text for line in facts.logs]
+    started = max((s.master_started or 0 for s in facts.fpm), default=0)
+    for entry in f.get("logs", []):
+        assert entry["text"] in texts or (entry.get("time") or 0) < started, entry["text"]
+
+
+def test_evidence_text_is_the_scripts_sectioned_output() -> None:
+    """The healthy lab host's output has the script's sections, in the script's order."""
+    kinds = [kind for kind, _arg, _body in sections_of(evidence_for({"facts": {}}))]
+    assert kinds[:2] == ["meta", "probe"] and kinds[-1] == "end"
+    assert {"cmd", "rc", "pidfile", "ps", "fpm", "file", "sockets", "log", "meminfo", "wordpress"} <= set(kinds)
 
 
 @pytest.mark.parametrize(("name", "case"), CASES, ids=[n for n, _ in CASES])

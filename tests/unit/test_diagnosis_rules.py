@@ -9,12 +9,12 @@ import pytest
 
 from remediations.diagnosis import (
     classify,
-    listen_matches,
     memory_budget,
     read_signal,
     web_user_can_connect,
 )
-from remediations.facts.model import LogLine, SocketFile
+from remediations.endpoint import Endpoint
+from remediations.facts.model import FpmPool, LogLine, SocketFile
 from tests.unit.corpus_builder import CORPUS, build_facts
 
 CAPTURED = CORPUS / "captured"
@@ -129,8 +129,11 @@ def test_kernel_oom_lines_of_php_fpm_are_crashes_and_others_are_not() -> None:
         ("127.0.0.2:9000", "tcp", "127.0.0.1:9000", False),
     ],
 )
-def test_listen_matches(listen: str, kind: str, address: str, ok: bool) -> None:
-    assert listen_matches(listen, kind, address) is ok
+def test_pool_listen_accepts(listen: str, kind: str, address: str, ok: bool) -> None:
+    """The rules ask the pool's endpoint whether it accepts what the web server dials."""
+    pool = FpmPool("www", "/etc/php/8.2/fpm/pool.d/www.conf", listen=listen)
+    assert pool.endpoint is not None
+    assert pool.endpoint.accepts(Endpoint(kind, address)) is ok  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -167,7 +170,9 @@ def test_memory_rule_arithmetic_fits() -> None:
 
 
 def test_memory_rule_arithmetic_over_suggests_a_lower_max_children() -> None:
-    m = memory_budget(_facts(fpm={"worker_rss_kb": [60000, 80000]}, resources={"mem_available_kb": 100000}))
+    facts = _facts(fpm={"worker_rss_kb": [60000, 80000]}, resources={"mem_available_kb": 100000})
+    m = memory_budget(facts)
+    assert _table(facts)["memory"] == ("warning", m["message"])
     assert m["needed_kb"] == 500000  # 5 × 80000 × 1.25
     assert m["available_to_php_kb"] == 240000
     assert m["verdict"] == "over"
@@ -209,7 +214,7 @@ CHECKS = {
 
 def _table(facts: Any) -> dict[str, tuple[str, str]]:
     rows = classify(facts).checks
-    assert all(status in ("ok", "warning", "error", "info") for _c, status, _m in rows)
+    assert all(status in ("ok", "warning", "error", "info", "unknown") for _c, status, _m in rows)
     out: dict[str, tuple[str, str]] = {}
     for check, status, message in rows:
         out.setdefault(check, (status, message))
@@ -233,7 +238,8 @@ def test_checks_table_names_the_broken_parts() -> None:
     assert table["FPM service"][0] == "error" and "stale pid file" in table["FPM service"][1]
     assert table["socket alignment"][0] == "error" and "nginx.conf:20" in table["socket alignment"][1]
     assert table["probe"] == ("error", "GET http://lab.test/ -> 502 (Server: nginx/1.22.1)")
-    assert table["memory"][0] == "warning"
+    # FPM is down: no worker runs, so there is no RSS to check the budget with (said, not guessed).
+    assert table["memory"] == ("info", "cannot check the memory budget: worker RSS unknown")
 
 
 def test_checks_table_config_test_quotes_the_located_error() -> None:
@@ -266,6 +272,24 @@ def test_checks_table_wordpress_unreadable_is_a_warning() -> None:
     facts = _facts()
     facts.wordpress = replace(facts.wordpress, data_error="wp-config.php unreadable")
     assert _table(facts)["WordPress"] == ("warning", "/tmp/dl/www: wp-config.php unreadable")
+
+
+def test_checks_table_names_an_unresolved_target_when_the_site_fails() -> None:
+    failing = _table(_facts(web={"targets": [["$php_upstream", 17]]}, local_probe={"status": 502}))
+    assert failing["socket alignment"] == (
+        "unknown",
+        "fastcgi_pass $php_upstream (/tmp/dl/nginx/nginx.conf:17) cannot be resolved from the configuration",
+    )
+    assert _table(_facts(web={"targets": [["$php_upstream", 17]]}))["socket alignment"][0] == "info"
+
+
+def test_header_too_big_cites_the_buffer_lines_not_the_read_timeout() -> None:
+    line = next(ln for ln in _lines("nginx-error.log") if "too big header" in ln)
+    facts = _facts(logs=[{"source": "nginx", "text": line}])
+    assert [d.name for d in facts.web.buffer_directives] == ["fastcgi_read_timeout"]  # the lab's nginx.conf:14
+    cause = classify(facts).causes[0]
+    assert cause.id == "header-too-big"
+    assert [e.source for e in cause.evidence] == ["/tmp/dl/nginx/logs/error.log"]
 
 
 # ---- ranking and gating -----------------------------------------------------------------------

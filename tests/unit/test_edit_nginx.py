@@ -17,13 +17,13 @@ from hypothesis import strategies as st
 
 from remediations.edit import EditError
 from remediations.edit.nginx import (
-    _lex,
     ensure_directive_in_block,
     ensure_directives_in_block,
     find_directives,
     render_arg,
     set_directive_args,
 )
+from remediations.nginxconf import lex as _lex
 
 CONFIGS = Path(__file__).parent / "fixtures" / "configs"
 WORDPRESS = (CONFIGS / "handwritten" / "nginx-wordpress.conf").read_text()

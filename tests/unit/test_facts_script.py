@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from remediations.facts.script import evidence_command, evidence_script
-from tests.unit.evidence import FIXTURE_BOUNDARY, parse
+from tests.unit.evidence_text import FIXTURE_BOUNDARY, parse
 
 FULL = Path(__file__).parent / "fixtures" / "facts" / "full"
 LAB = "/tmp/fix502facts/root"
@@ -103,10 +103,25 @@ def test_truncated_output_is_noted() -> None:
     assert f.resources.mem_total_kb is None
 
 
-def test_no_secret_reaches_the_output() -> None:
-    for path in FULL.glob("*.txt"):
-        text = path.read_text()
-        assert "labpass" not in text and "lab-auth-key" not in text and "DB_PASSWORD" not in text
+def test_no_secret_reaches_the_output(tmp_path: Path) -> None:
+    """Runs the real script against a WordPress root whose wp-config.php holds secrets: none of
+    them may appear in what it prints (it reads the site's version and plugin list, never the config)."""
+    dash = shutil.which("dash") or "sh"
+    wp = tmp_path / "var/www/wordpress"
+    (wp / "wp-includes").mkdir(parents=True)
+    (wp / "wp-content/plugins/akismet").mkdir(parents=True)
+    (wp / "wp-load.php").write_text("<?php\n")
+    (wp / "wp-includes/version.php").write_text("<?php\n$wp_version = '6.4.2';\n")
+    (wp / "wp-config.php").write_text(
+        "<?php\ndefine( 'DB_PASSWORD', 'labpass-9Kq' );\ndefine( 'AUTH_KEY', 'lab-auth-key-7Zr' );\n"
+    )
+    env = {**os.environ, "FIX502_ROOT": str(tmp_path), "FIX502_PROBE_ADDR": "127.0.0.209"}
+    cmd = [dash, "-c", evidence_script(), "fix502-evidence", "http://wp.test:8089/", "20"]
+    out = subprocess.run(
+        cmd, env=env, input=FIXTURE_BOUNDARY + "\n", capture_output=True, text=True, timeout=120
+    ).stdout
+    assert parse(out).wordpress.version == "6.4.2"  # the root was really read
+    assert "labpass-9Kq" not in out and "lab-auth-key-7Zr" not in out and "DB_PASSWORD" not in out
 
 
 @given(st.text(min_size=1, max_size=80).filter(lambda s: "\x00" not in s), st.integers(1, 100000))

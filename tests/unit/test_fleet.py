@@ -17,7 +17,8 @@ from remediations.inventory import Host
 from remediations.playbook import Playbook
 from remediations.progress import FleetProgress
 from remediations.report import Console
-from remediations.runner import HostResult, RunOptions
+from remediations.results import HostResult, NullProcessor, Status
+from remediations.runner import RunOptions
 from remediations.serial import batches
 
 
@@ -43,8 +44,7 @@ def fake_hostrun(log: Log) -> type:
                 log.events.append(("start", self.host.name))
                 log.running += 1
                 log.peak = max(log.peak, log.running)
-            if self.options.on_event:
-                self.options.on_event(self.host.name, "diagnosis: fake")
+            self.options.processor.host_event(self.host.name, "diagnosis: fake")
             time.sleep(log.delay)
             status = log.outcome.get(self.host.name, "fixed")
             with log.lock:
@@ -52,7 +52,7 @@ def fake_hostrun(log: Log) -> type:
                 log.events.append(("end", self.host.name))
             if status == "crash":
                 raise RuntimeError("bug in a fix")
-            return HostResult(self.host.name, status=status)
+            return HostResult(self.host.name, status=Status(status))
 
     return FakeHostRun
 
@@ -144,15 +144,16 @@ def test_failures_are_data(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_operator_stop_starts_nothing_new(monkeypatch: pytest.MonkeyPatch) -> None:
     log = Log({})
     monkeypatch.setattr(fleet, "HostRun", fake_hostrun(log))
-    opts = RunOptions()
     seen: list[str] = []
 
-    def done(r: HostResult) -> None:
-        seen.append(r.name)
-        opts.stop.set()
+    class StopAfterFirst(NullProcessor):
+        def host_done(self, result: HostResult) -> None:
+            seen.append(result.name)
+            opts.stop.set()
 
+    opts = RunOptions(processor=StopAfterFirst())
     pb = Playbook(name="t", path=Path("t.yml"), steps=[], vars={})
-    res = run_fleet(hosts(4), pb, opts, "r", forks=1, on_done=done)
+    res = run_fleet(hosts(4), pb, opts, "r", forks=1)
     assert seen == ["web1"]
     assert res.stopped == fleet.INTERRUPTED
     assert res.results["web2"].status == "skipped"
@@ -163,10 +164,10 @@ def test_plain_progress_lines(monkeypatch: pytest.MonkeyPatch) -> None:
     log = Log({"web2": "failed"})
     monkeypatch.setattr(fleet, "HostRun", fake_hostrun(log))
     progress = FleetProgress(Console(buf, rich_ok=False), 2)
-    opts = RunOptions(on_event=progress.event)
+    opts = RunOptions(processor=progress)
     pb = Playbook(name="t", path=Path("t.yml"), steps=[], vars={})
     with progress:
-        run_fleet(hosts(2), pb, opts, "r", on_start=progress.started, on_done=progress.done)
+        run_fleet(hosts(2), pb, opts, "r")
     out = buf.getvalue().splitlines()
     assert "[web1] diagnosis: fake" in out
     assert any(ln.startswith("[web2] failed") and ln.endswith("/2)") for ln in out)
@@ -177,11 +178,11 @@ def test_live_progress_shows_running_hosts() -> None:
     buf = io.StringIO()
     progress = FleetProgress(Console(buf, rich_ok=True), 3, live=True, refresh=50)
     with progress:
-        progress.started("web1")
-        progress.event("web1", "apply php-fpm-start: start php8.2-fpm")
-        progress.started("web2")
+        progress.host_started("web1")
+        progress.host_event("web1", "apply php-fpm-start: start php8.2-fpm")
+        progress.host_started("web2")
         rendered = progress._render()
-        progress.done(HostResult("web2", status="fixed"))
+        progress.host_done(HostResult("web2", status=Status.FIXED))
     from rich.console import Console as RichConsole
 
     rc = RichConsole(file=io.StringIO(), width=120)

@@ -21,10 +21,12 @@ from remediations.diagnosis import classify
 from remediations.facts import parsers as p
 from remediations.facts import trust
 from remediations.facts.script import evidence_script, site_user
+from remediations.fixes import REGISTRY
 from remediations.fixes.base import FixContext
+from remediations.fixes.driver import plan_only
 from remediations.fixes.fallback_theme import FallbackTheme
 from remediations.fixes.restart_fpm import RestartFpm
-from tests.unit.evidence import FIXTURE_BOUNDARY, framed, parse
+from tests.unit.evidence_text import FIXTURE_BOUNDARY, parse, render
 
 FULL = Path(__file__).parent / "fixtures" / "facts" / "full"
 DASH = shutil.which("dash")
@@ -55,15 +57,15 @@ def test_a_section_header_inside_a_log_is_log_text() -> None:
 def test_a_section_twice_is_refused_not_overridden() -> None:
     meta = ("meta", "", "now=5\ntz=+0000\n")
     with pytest.raises(p.EvidenceError, match="two 'meta' sections"):
-        parse(framed([meta, meta, ("end", "", "")]))
+        parse(render([meta, meta, ("end", "", "")]))
     fpm = ("fpm", "8.2", "binary=/usr/sbin/php-fpm8.2\n")
     with pytest.raises(p.EvidenceError, match=r"two 'fpm 8\.2' sections"):
-        parse(framed([meta, fpm, fpm, ("end", "", "")]))
+        parse(render([meta, fpm, fpm, ("end", "", "")]))
     one = ("file", "/etc/php/8.2/fpm/pool.d/www.conf", "[www]\nlisten = /run/a.sock\n")
     other = ("file", "/etc/php/8.2/fpm/pool.d/www.conf", "[www]\nlisten = /run/b.sock\n")
-    parse(framed([meta, fpm, one, one, ("end", "", "")]))  # the same file printed twice: fine
+    parse(render([meta, fpm, one, one, ("end", "", "")]))  # the same file printed twice: fine
     with pytest.raises(p.EvidenceError, match="two different copies"):
-        parse(framed([meta, fpm, one, other, ("end", "", "")]))
+        parse(render([meta, fpm, one, other, ("end", "", "")]))
 
 
 def test_a_boundary_must_be_32_hex_digits() -> None:
@@ -251,3 +253,14 @@ def test_site_user_and_fallback_theme_never_root() -> None:
 
 def test_fixture_boundary_is_not_in_the_script() -> None:
     assert FIXTURE_BOUNDARY not in evidence_script()
+
+
+def test_every_fix_is_vetted_by_the_driver() -> None:
+    """Not only restart-fpm: any plan that would run an unproven FPM binary is refused (driver)."""
+    f = parse((FULL / "nginx_healthy.txt").read_text())
+    ctx = FixContext("web1", f, classify(f))
+    for fid in ("enable-emergency-restart", "size-max-children", "fix-socket-permissions", "disable-xdebug"):
+        fix = REGISTRY[fid]()
+        assert any(getattr(op, "argv", ("",))[0] == f.fpm[0].binary for op in fix.plan(ctx).ops)  # it would
+        result = plan_only(fix, ctx, after_others=False)
+        assert result.escalated and "not run" in result.note, fid

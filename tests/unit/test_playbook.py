@@ -4,13 +4,12 @@ problem with its exact file:line:col, all at once."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
 import pytest
 
 from remediations.errors import PlaybookError
 from remediations.facts.model import HostFacts, Resources, WebServer, WordPress
-from remediations.fixes.base import Fix
 from remediations.playbook import DiagnoseStep, FixStep, VerifySpec, load_playbook
 
 FIX = Path(__file__).parent / "fixtures" / "playbooks"
@@ -99,15 +98,21 @@ def test_minimal_playbook_name_defaults_to_file_stem() -> None:
     assert book.steps == [DiagnoseStep(None, f"{FIX / 'good' / 'minimal.yml'}:2:5")]
 
 
-def test_registry_params_shape_is_accepted() -> None:
-    class Demo(Fix):
-        id = "raise-fastcgi-buffers"
-        params: ClassVar[dict[str, type]] = {"buffer_size": str, "buffers": int, "ratio": float}
-
-    registry = {Demo.id: Demo, "restart-fpm": Fix}
-    fix_params = {fid: cls.params for fid, cls in registry.items()}
-    book = load_playbook(FIX / "good" / "minimal.yml", fix_params)
-    assert len(book.steps) == 1
+def test_with_params_are_checked_against_the_fix_declaration(tmp_path: Path) -> None:
+    """The playbook loader takes each fix's declared ``params``: values of the declared type pass
+    (an int given for a float is widened), anything else is one positioned error."""
+    declared = {"size-max-children": {"ram_share": float, "max_children": int}}
+    head = "name: t\nsteps:\n  - diagnose: {}\n  - fix: size-max-children\n"
+    good = tmp_path / "good.yml"
+    good.write_text(head + "    with: {ram_share: 1, max_children: 12}\n")
+    [_, step] = load_playbook(good, declared).steps
+    assert isinstance(step, FixStep) and step.params == {"ram_share": 1.0, "max_children": 12}
+    assert isinstance(step.params["ram_share"], float)
+    bad = tmp_path / "bad.yml"
+    bad.write_text(head + "    with: {max_children: true}\n")
+    with pytest.raises(PlaybookError) as info:
+        load_playbook(bad, declared)
+    assert info.value.problems == [f"{bad}:5:26: with: max_children must be int, not bool (true)"]
 
 
 BAD_CASES: list[tuple[str, list[str]]] = [

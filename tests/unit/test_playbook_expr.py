@@ -7,6 +7,8 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from jinja2 import StrictUndefined
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from remediations.causes import Cause, Diagnosis
 from remediations.errors import Fix502Error, PlaybookError
@@ -144,6 +146,37 @@ def test_type_errors_at_run_time_are_fix502_errors() -> None:
     assert info.value.where == WHERE
 
 
+# Guards built from atoms whose truth in context(["fpm-down"], tier="prod") is known; the
+# combination's truth is computed here by Python, independently of Jinja.
+_ATOMS = st.sampled_from(
+    [
+        ('"fpm-down" in causes', True),
+        ('"worker-crash" in causes', False),
+        ('facts.web.kind == "nginx"', True),
+        ("facts.web.running", True),
+        ("facts.fpm | length > 0", False),
+        ("vars.tier == 'prod'", True),
+        ('diagnosis.has("socket-mismatch")', False),
+    ]
+)
+
+
+def _combine(children: st.SearchStrategy[tuple[str, bool]]) -> st.SearchStrategy[tuple[str, bool]]:
+    pairs = st.tuples(children, children)
+    return st.one_of(
+        children.map(lambda a: (f"not ({a[0]})", not a[1])),
+        pairs.map(lambda ab: (f"({ab[0][0]}) and ({ab[1][0]})", ab[0][1] and ab[1][1])),
+        pairs.map(lambda ab: (f"({ab[0][0]}) or ({ab[1][0]})", ab[0][1] or ab[1][1])),
+    )
+
+
+@settings(max_examples=200, deadline=None)
+@given(expr=st.recursive(_ATOMS, _combine, max_leaves=8))
+def test_composed_guards_evaluate_to_their_truth(expr: tuple[str, bool]) -> None:
+    source, expected = expr
+    assert compile_when(source, WHERE)(context(["fpm-down"], tier="prod")) is expected
+
+
 @settings(max_examples=300, deadline=None)
 @given(source=st.text(max_size=40))
 def test_any_text_is_a_guard_or_a_playbook_error(source: str) -> None:
@@ -152,10 +185,16 @@ def test_any_text_is_a_guard_or_a_playbook_error(source: str) -> None:
     except PlaybookError as exc:
         assert all(p.startswith(f"{WHERE}: when: ") for p in exc.problems)
         return
+    ctx = context()
     try:
-        assert guard(context()) in (True, False)
+        got = guard(ctx)
     except Fix502Error as exc:
         assert exc.where == WHERE
+        return
+    # It ran: the answer must be the truth of the expression as Jinja itself evaluates it (the
+    # guard's bounds on * and ** did not fire, so an unbounded sandbox computes the same value).
+    reference = ImmutableSandboxedEnvironment(undefined=StrictUndefined).compile_expression(source)
+    assert got is bool(reference(**ctx))
 
 
 @settings(max_examples=200, deadline=None)

@@ -14,8 +14,8 @@ from remediations.causes import Diagnosis
 from remediations.inventory import Host
 from remediations.redact import Redactor, secret_values
 from remediations.report import bundle_dict, report_dict
-from remediations.runner import Action, HostResult
-from tests.unit.evidence import FIXTURE_BOUNDARY, parse
+from remediations.results import FixResult, HostResult, Status
+from tests.unit.evidence_text import FIXTURE_BOUNDARY, parse
 
 PW = "s3cr3t-Pa55_9xq"
 SPACED = "correct horse battery staple"
@@ -83,11 +83,11 @@ def pool_evidence() -> str:
 def test_from_facts_masks_the_hosts_values_in_report_and_bundle() -> None:
     facts = parse(pool_evidence())
     assert any(PW in t for t in facts.files.values())  # the evidence really carries it
-    r = HostResult("web61", status="escalated", causes=["fpm-down"])
+    r = HostResult("web61", status=Status.ESCALATED, causes=["fpm-down"])
     r.facts = facts
     r.diagnosis = Diagnosis(causes=[])
     # a plan whose diff quotes the value with nothing secret-looking around it
-    r.actions = [Action("x", diff=f"-a {PW}\n+b {SPACED}\n", plan=f"run connect {PW}")]
+    r.actions = [FixResult("x", diff=f"-a {PW}\n+b {SPACED}\n", plan=f"run connect {PW}")]
     r.error = f"failed: {SPACED}"
     report = json.dumps(report_dict("run-1", "fix-502", True, {"web61": r}))
     bundle = json.dumps(bundle_dict("run-1", Host(name="web61", address="127.0.0.71"), r))
@@ -98,7 +98,7 @@ def test_from_facts_masks_the_hosts_values_in_report_and_bundle() -> None:
 def test_dry_run_console_masks_values_the_evidence_showed(tmp_path: Path) -> None:
     """The process-wide registry: a new process parses evidence, then prints a diff line."""
     code = (
-        "import sys; from pathlib import Path; from tests.unit.evidence import parse; "
+        "import sys; from pathlib import Path; from tests.unit.evidence_text import parse; "
         "from remediations.report import Console; "
         "parse(Path(sys.argv[1]).read_text()); c = Console(sys.stdout, rich_ok=False); "
         f"c.line('-    listen = x {PW}'); c.line('+ {SPACED}')"

@@ -17,7 +17,7 @@ import pytest
 from remediations.causes import Diagnosis
 from remediations.inventory import Host
 from remediations.report import Console, bundle_dict, bundle_markdown, redact, report_dict, write_bundle
-from remediations.runner import Action, HostResult
+from remediations.results import FixResult, HostResult, Status
 from tests.lab.lab import wp_config
 
 SAMPLE = Path("/usr/share/wordpress/wp-config-sample.php")
@@ -69,9 +69,9 @@ def hostile_result(conf: str, key: str, values: list[str]) -> HostResult:
         key,  # a whole private key
         key[: len(key) // 2],  # ...and one cut short by a line-length limit
     ]
-    r = HostResult("web61", status="escalated", causes=["worker-crash"])
+    r = HostResult("web61", status=Status.ESCALATED, causes=["worker-crash"])
     r.evidence = [{"cause": "worker-crash", "source": "/var/log/nginx/error.log", "line": ln} for ln in lines]
-    r.actions = [Action("bisect-plugins", error=lines[-3], note=conf, diff=conf, plan=key)]
+    r.actions = [FixResult("bisect-plugins", error=lines[-3], note=conf, diff=conf, plan=key)]
     r.error = " ".join(lines[:3])
     r.diagnosis = Diagnosis(causes=[])
     return r

@@ -7,7 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from remediations.errors import OptionError
-from remediations.serial import batches, exceeds_max_fail, parse_max_fail_percentage, split_batches
+from remediations.fleet import fail_limit_reached
+from remediations.serial import batches, parse_max_fail_percentage
 
 
 @pytest.mark.parametrize(
@@ -39,10 +40,6 @@ def test_bad_serial_is_an_option_error(serial: str) -> None:
     assert info.value.exit_code == 2
 
 
-def test_split_batches_keeps_order() -> None:
-    assert split_batches(["a", "b", "c", "d", "e"], "1,50%") == [["a"], ["b", "c"], ["d", "e"]]
-
-
 @given(
     n=st.integers(min_value=0, max_value=300),
     items=st.lists(
@@ -59,8 +56,6 @@ def test_batches_cover_every_host_exactly_once(n: int, items: list[int | str]) -
     sizes = batches(n, serial)
     assert sum(sizes) == n
     assert all(size >= 1 for size in sizes)
-    flat = [x for batch in split_batches(list(range(n)), serial) for x in batch]
-    assert flat == list(range(n))
 
 
 @pytest.mark.parametrize(
@@ -87,16 +82,18 @@ def test_bad_max_fail_percentage(value: str | float) -> None:
 
 
 @pytest.mark.parametrize(
-    ("failed", "batch", "budget", "abort"),
+    ("failed", "total", "max_fail", "pct", "stops"),
     [
-        (0, 4, 0.0, False),
-        (1, 4, 0.0, True),  # 0%: any failure aborts
-        (1, 4, 25.0, False),  # exactly at the budget is still fine (strictly greater aborts)
-        (2, 4, 25.0, True),
-        (3, 4, None, False),  # no budget: only a batch where every host failed stops the run
-        (4, 4, None, True),
-        (0, 0, 0.0, False),
+        (0, 4, None, 0.0, False),
+        (1, 4, None, 0.0, True),  # 0%: any failure stops
+        (1, 4, None, 25.0, False),  # exactly at the budget is still fine (strictly greater stops)
+        (2, 4, None, 25.0, True),
+        (3, 4, None, None, False),  # no budget at all: never stops early
+        (2, 10, 2, None, True),  # --max-fail counts the whole fleet, not one batch
+        (1, 10, 2, None, False),
     ],
 )
-def test_exceeds_max_fail(failed: int, batch: int, budget: float | None, abort: bool) -> None:
-    assert exceeds_max_fail(failed, batch, budget) is abort
+def test_the_failure_budget_is_fleet_wide(
+    failed: int, total: int, max_fail: int | None, pct: float | None, stops: bool
+) -> None:
+    assert (fail_limit_reached(failed, total, max_fail, pct) is not None) is stops
