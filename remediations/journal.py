@@ -290,10 +290,13 @@ def undo_run(t: Runner, run_id: str, *, fix_id: str | None = None) -> list[str]:
             lines.append(f"restore {rec['path']}")
         elif op == "rename":
             s, dst = q(rec["src"]), q(rec["dst"])
-            step = f"if [ -e {dst} ] && [ ! -e {s} ]; then mv -T -- {dst} {s} || rc=1; fi; "
+            # [ -e ] follows links: a link someone put at the source's place must not pass for it
+            step = f"if [ -e {dst} ] && [ ! -e {s} ] && [ ! -L {s} ]; then mv -T -- {dst} {s} || rc=1; fi; "
             lines.append(f"rename {rec['dst']} -> {rec['src']}")
         elif op == "mkdir":
-            step = f"rmdir {q(rec['path'])} 2>/dev/null; "
+            # the directory we made, or a link swapped in for it (unlinking follows nothing)
+            p = q(rec["path"])
+            step = f"if [ -L {p} ]; then rm -f -- {p} || rc=1; else rmdir -- {p} 2>/dev/null; fi; "
             lines.append(f"remove dir {rec['path']}")
         elif op == "remove":
             b = f'"$D"/{q(rec["backup"])}'
