@@ -24,6 +24,7 @@ from invoke.exceptions import Exit
 from invoke.program import Program
 from invoke.tasks import task
 
+from remediations.cli_inventory import inventory_task
 from remediations.errors import Fix502Error, InputError, OptionError
 from remediations.fixes import REGISTRY
 from remediations.inventory import Host, load_inventory
@@ -44,7 +45,10 @@ HELP_SELECT = {
     "host": "host name or pattern (web1, 'web*', 'web1,web2')",
     "group": "inventory group",
     "limit": "Ansible-style limit, e.g. 'web*:!web3'",
-    "inventory": f"inventory file (default {DEFAULT_INVENTORY})",
+    "inventory": f"inventory file or directory (default {DEFAULT_INVENTORY})",
+    "vault-password-file": "file holding the Ansible Vault password (executable: its output)",
+    "ask-vault-pass": "prompt for the Ansible Vault password (needs a terminal)",
+    "ssh-config": "ssh client config instead of ~/.ssh/config and /etc/ssh/ssh_config (ssh -F)",
 }
 
 
@@ -63,12 +67,34 @@ def _playbook(path: str | None) -> Playbook:
     return load_playbook(chosen, fix_params())
 
 
-def _hosts(inventory: str | None, host: str | None, group: str | None, limit: str | None) -> list[Host]:
-    if not (host or group or limit):
-        raise OptionError("say which hosts: --host NAME, --group NAME or --limit PATTERN")
+@dataclass(frozen=True)
+class Selection:
+    """Which hosts, from which inventory, connected how: what every task that touches hosts takes."""
+
+    host: str | None = None
+    group: str | None = None
+    limit: str | None = None
+    inventory: str | None = None
+    vault_password_file: str | None = None
+    ask_vault_pass: bool = False
+    ssh_config: str | None = None
+
+    @property
+    def ssh_config_path(self) -> Path | None:
+        return Path(self.ssh_config) if self.ssh_config else None
+
+
+def _hosts(sel: Selection) -> list[Host]:
+    from remediations.cli_inventory import vault_options
     from remediations.transport import check_key_files
 
-    inv = load_inventory(inventory or DEFAULT_INVENTORY)
+    host, group, limit = sel.host, sel.group, sel.limit
+    if not (host or group or limit):
+        raise OptionError("say which hosts: --host NAME, --group NAME or --limit PATTERN")
+    if sel.ssh_config and not Path(sel.ssh_config).is_file():
+        raise OptionError(f"--ssh-config {sel.ssh_config}: no such file")
+    vault = vault_options(sel.vault_password_file, sel.ask_vault_pass)
+    inv = load_inventory(sel.inventory or DEFAULT_INVENTORY, **vault)
     selected = inv.select(host=host, group=group, limit=limit)
     check_key_files(selected)
     return selected
@@ -148,6 +174,21 @@ class FleetRequest:
     break_lock: bool = False
     window: Any = 900
     diagnose_only: bool = False
+    vault_password_file: str | None = None
+    ask_vault_pass: bool = False
+    ssh_config: str | None = None
+
+    @property
+    def selection(self) -> Selection:
+        return Selection(
+            self.host,
+            self.group,
+            self.limit,
+            self.inventory,
+            self.vault_password_file,
+            self.ask_vault_pass,
+            self.ssh_config,
+        )
 
     def checked(self) -> FleetRequest:
         from remediations.serial import parse_max_fail_percentage
@@ -195,7 +236,7 @@ def _prepare(req: FleetRequest) -> tuple[FleetRequest, Playbook, list[Host], lis
     pb = _playbook(req.playbook)
     if req.diagnose_only:  # evidence only, whatever the default playbook chains after it
         pb = Playbook(name="diagnose", path=pb.path, steps=[DiagnoseStep(window=None, where="diagnose")])
-    hosts = _hosts(req.inventory, req.host, req.group, req.limit)
+    hosts = _hosts(req.selection)
     return req, pb, hosts, batches(len(hosts), req.serial)
 
 
@@ -224,6 +265,7 @@ def run_playbook(request: FleetRequest) -> int:
         accept_new_hosts=req.accept_new_hosts,
         break_lock=req.break_lock,
         window=req.window,
+        ssh_config=req.selection.ssh_config_path,
         processor=progress,
         confirm=confirm,
     )
@@ -305,6 +347,9 @@ def fix_502(
     accept_new_hosts: bool = False,
     break_lock: bool = False,
     window: str | None = None,
+    vault_password_file: str | None = None,
+    ask_vault_pass: bool = False,
+    ssh_config: str | None = None,
 ) -> None:
     """Diagnose and fix 502 Bad Gateway on the selected hosts."""
     args = dict(locals())
@@ -333,6 +378,9 @@ def diagnose(
     forks: str | None = None,
     accept_new_hosts: bool = False,
     window: str | None = None,
+    vault_password_file: str | None = None,
+    ask_vault_pass: bool = False,
+    ssh_config: str | None = None,
 ) -> None:
     """Collect evidence and name the causes; changes nothing."""
     code = run_playbook(
@@ -346,6 +394,9 @@ def diagnose(
             accept_new_hosts=accept_new_hosts,
             window=window,
             diagnose_only=True,
+            vault_password_file=vault_password_file,
+            ask_vault_pass=ask_vault_pass,
+            ssh_config=ssh_config,
         )
     )
     if code:
@@ -357,6 +408,7 @@ def diagnose(
         **HELP_SELECT,
         "run": "run id to undo (default: the latest run on each host)",
         "accept-new-hosts": "trust unknown host keys on first use",
+        "break-lock": "take the host lock even if another (dead) run holds it",
     }
 )
 def rollback(
@@ -367,17 +419,23 @@ def rollback(
     inventory: str | None = None,
     run: str | None = None,
     accept_new_hosts: bool = False,
+    break_lock: bool = False,
+    vault_password_file: str | None = None,
+    ask_vault_pass: bool = False,
+    ssh_config: str | None = None,
 ) -> None:
     """Undo a run's changes from the journal on each host (works after the controller died)."""
     console = Console()
+    sel = Selection(host, group, limit, inventory, vault_password_file, ask_vault_pass, ssh_config)
     try:
-        hosts = _hosts(inventory, host, group, limit)
+        hosts = _hosts(sel)
     except Fix502Error as exc:
         raise _fail(exc) from None
     worst = 0
     for h in hosts:
         try:
-            console.line(f"[{h.name}] " + _rollback_one(h, run, accept_new_hosts=accept_new_hosts))
+            said = _rollback_one(h, run, accept_new_hosts=accept_new_hosts, break_lock=break_lock, sel=sel)
+            console.line(f"[{h.name}] {said}")
         except Fix502Error as exc:
             console.line(f"[{h.name}] rollback failed: {exc.one_line()}")
             worst = max(worst, exc.exit_code)
@@ -385,16 +443,16 @@ def rollback(
         raise Exit(code=worst)
 
 
-def _rollback_one(h: Host, run: str | None, *, accept_new_hosts: bool) -> str:
+def _rollback_one(h: Host, run: str | None, *, accept_new_hosts: bool, break_lock: bool, sel: Selection) -> str:
     """Under the host lock, like any run: a rollback racing a fix would undo half of it."""
     from remediations.journal import list_runs, undo_run
     from remediations.remote import release_lock, take_lock
     from remediations.transport import connect
 
-    t = connect(h, accept_new_hosts=accept_new_hosts)
+    t = connect(h, accept_new_hosts=accept_new_hosts, ssh_config=sel.ssh_config_path)
     lock_id = f"rollback-{new_run_id()}"
     try:
-        take_lock(t, lock_id, break_lock=False)
+        take_lock(t, lock_id, break_lock=break_lock)
         try:
             runs = list_runs(t)
             target = run or (runs[-1] if runs else None)
@@ -434,6 +492,7 @@ def build_namespace() -> Collection:
     ns.add_task(rollback)
     ns.add_collection(Collection("playbook", playbook_check))
     ns.add_collection(Collection("fixes", fixes_list))
+    ns.add_task(inventory_task)
     return ns
 
 

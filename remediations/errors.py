@@ -69,7 +69,13 @@ class HostKeyError(TransportError):
     kind = "host-key"
 
 
-class CommandTimeout(TransportError):
+class CommandTimeout(Fix502Error):
+    """A command ran past its timeout on a host that *was* reached: not "unreachable".
+
+    Deliberately not a TransportError (which callers read as "never got in"): the connection
+    worked, the host may have been changed, so the run treats it as a failed step."""
+
+    exit_code = 1
     kind = "timeout"
 
 

@@ -152,7 +152,22 @@ def _host_port(url: str) -> str:
 
 def take_lock(t: Transport, run_id: str, *, break_lock: bool, stale_after: int = 3600) -> None:
     """mkdir is atomic: the first run wins; the owner file says who holds it.  A lock that cannot
-    be created at all (read-only /run, no permission) is said as such, not as "held by ?"."""
+    be created at all (read-only /run, no permission) is said as such, not as "held by ?".  A lock
+    left by a process of this very controller that is no longer alive (a killed run, whose journal
+    ``rollback`` is about to undo) is taken over: nothing else can still be using it."""
+    out = _lock_attempt(t, run_id, break_lock)
+    if out and out[0] == "taken":
+        return
+    if out and out[0].startswith("cannot "):
+        raise LockHeld(f"cannot take the host lock {LOCK_DIR}: {out[0][7:]}", where=t.host.name)
+    holder, age = _holder(out[1:])
+    if not break_lock and _dead_here(holder):
+        take_lock(t, run_id, break_lock=True, stale_after=stale_after)
+        return
+    raise LockHeld(_held_message(holder, age, stale_after), where=t.host.name)
+
+
+def _lock_attempt(t: Transport, run_id: str, break_lock: bool) -> list[str]:
     owner = json.dumps(
         {"run_id": run_id, "controller": socket.gethostname(), "pid": os.getpid(), "started": time.time()}
     )
@@ -166,15 +181,10 @@ def take_lock(t: Transport, run_id: str, *, break_lock: bool, stale_after: int =
         'else echo held; cat "$L/owner" 2>/dev/null; echo; '
         'echo "age=$(( $(date +%s) - $(stat -c %Y "$L") ))"; fi'
     )
-    out = t.run(script).stdout.splitlines()
-    if out and out[0] == "taken":
-        return
-    if out and out[0].startswith("cannot "):
-        raise LockHeld(f"cannot take the host lock {LOCK_DIR}: {out[0][7:]}", where=t.host.name)
-    raise LockHeld(_held_message(out[1:], stale_after), where=t.host.name)
+    return t.run(script).stdout.splitlines()
 
 
-def _held_message(lines: list[str], stale_after: int) -> str:
+def _holder(lines: list[str]) -> tuple[dict[str, Any], int]:
     holder: dict[str, Any] = {}
     age = 0
     for line in lines:
@@ -185,6 +195,24 @@ def _held_message(lines: list[str], stale_after: int) -> str:
                 pass
         elif line.startswith("age=") and line[4:].lstrip("-").isdigit():
             age = int(line[4:])
+    return holder, age
+
+
+def _dead_here(holder: dict[str, Any]) -> bool:
+    """The holder is a process of this controller that no longer exists."""
+    pid = holder.get("pid")
+    if holder.get("controller") != socket.gethostname() or not isinstance(pid, int) or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def _held_message(holder: dict[str, Any], age: int, stale_after: int) -> str:
     if not holder:
         return (
             f"host is locked ({LOCK_DIR} exists, {age}s old, no owner recorded); pass --break-lock if no run is active"

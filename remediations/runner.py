@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 from tenacity import Retrying, retry_if_result, stop_after_attempt, wait_exponential
 
@@ -49,6 +50,7 @@ class RunOptions:
     command_timeout: float = 120.0
     window: int = 900
     bundle_dir: str = "reports/escalations"
+    ssh_config: Path | None = None  # --ssh-config (ssh -F); None: ~/.ssh/config then /etc/ssh/ssh_config
     confirm: Callable[[str, Plan], bool] | None = None  # TTY prompt; None = --yes or dry-run
     processor: Processor = field(default_factory=NullProcessor)
     stop: threading.Event = field(default_factory=threading.Event)  # Ctrl-C: start no new fix
@@ -79,6 +81,7 @@ class HostRun:
                 accept_new_hosts=self.opt.accept_new_hosts,
                 connect_timeout=self.opt.connect_timeout,
                 command_timeout=self.opt.command_timeout,
+                ssh_config=self.opt.ssh_config,
             )
             if not self.opt.dry_run:
                 take_lock(self.t, self.run_id, break_lock=self.opt.break_lock)
@@ -223,6 +226,8 @@ class HostRun:
             stop=stop_after_attempt(max(1, retries + 1)),
             wait=wait_exponential(multiplier=spec.delay, exp_base=max(spec.backoff, 1.0), max=spec.max_delay),
             retry=retry_if_result(lambda r: not r.ok),
+            # the last failed answer is the result (tenacity would raise RetryError instead)
+            retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,
             reraise=True,
         )
         result: ProbeResult = retrying(attempt)

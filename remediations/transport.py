@@ -4,9 +4,12 @@ A :class:`Transport` wraps one fabric ``Connection`` (an ``invoke.Context``) per
 for the whole run, so a diagnosis costs one SSH connection.  Everything that can go wrong below us
 (paramiko, socket, invoke) is translated here, once, into the small family in ``errors.py``.
 
+Where to connect (HostName, User, Port, IdentityFile, ProxyJump, ProxyCommand, known_hosts files)
+is decided in ``sshconfig.py`` as OpenSSH decides it; fabric's own ssh_config loading is off.
+
 Security choices made here and nowhere else:
-- host keys are checked strictly (fabric's default is to auto-add unknown keys); trusting on first
-  use is an explicit opt-in (``accept_new_hosts``);
+- host keys are checked strictly (fabric's default is to auto-add unknown keys), for every jump host
+  as for the target; trusting on first use is an explicit opt-in (``accept_new_hosts``), for all hops;
 - commands are strings that callers build with :func:`q`/:func:`join` (``shlex`` quoting); this
   module never formats inventory or playbook values into a command itself;
 - a ``become`` password is handed to invoke's sudo responder and never logged or stored.
@@ -14,12 +17,15 @@ Security choices made here and nowhere else:
 
 from __future__ import annotations
 
+import getpass
 import io
+import os
 import shlex
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import invoke
 import paramiko
@@ -29,12 +35,14 @@ from remediations.errors import (
     AuthFailed,
     CommandFailed,
     CommandTimeout,
+    Fix502Error,
     HostKeyError,
     InputError,
     TransportError,
     Unreachable,
 )
 from remediations.inventory import Host
+from remediations.sshconfig import SSHConfigs, Target, resolve
 
 
 def q(value: object) -> str:
@@ -102,8 +110,63 @@ def fingerprint(key: paramiko.PKey) -> str:
     return key.fingerprint if hasattr(key, "fingerprint") else key.get_fingerprint().hex()
 
 
+# --- the one error map: library exception → fix502 error ----------------------------------------------
+
+
+def _changed_key(exc: BaseException, where: str) -> Fix502Error:
+    assert isinstance(exc, paramiko.BadHostKeyException)
+    return HostKeyError(
+        f"host key CHANGED for {where}: got {exc.key.get_name()} {fingerprint(exc.key)}, known_hosts has "
+        f"{fingerprint(exc.expected_key)} — refusing to connect (possible man-in-the-middle)"
+    )
+
+
+def _no_route(exc: BaseException, where: str) -> Fix502Error:
+    assert isinstance(exc, paramiko.ssh_exception.NoValidConnectionsError)
+    return Unreachable(f"cannot connect to {where}: {_errors(exc)}")
+
+
+def _thread(exc: BaseException, where: str) -> Fix502Error:
+    assert isinstance(exc, invoke.exceptions.ThreadException)
+    inner = "; ".join(str(w.value) for w in exc.exceptions) or "I/O thread failed"
+    return Unreachable(f"connection to {where} lost: {inner}")
+
+
+# Most specific first.  ``where`` is "user@host:port" (or "jump host ...") for the message.
+ERROR_MAP: tuple[tuple[type[BaseException], Callable[[BaseException, str], Fix502Error]], ...] = (
+    (HostKeyError, lambda e, w: HostKeyError(cast(HostKeyError, e).message)),
+    (paramiko.BadHostKeyException, _changed_key),
+    (paramiko.AuthenticationException, lambda e, w: AuthFailed(f"authentication failed for {w}: {e}")),
+    (paramiko.ssh_exception.NoValidConnectionsError, _no_route),
+    (paramiko.ssh_exception.ProxyCommandFailure, lambda e, w: Unreachable(f"ProxyCommand for {w} failed: {e}")),
+    (invoke.exceptions.CommandTimedOut, lambda e, w: CommandTimeout(f"command timed out after {e.timeout}s")),  # type: ignore[attr-defined]
+    (invoke.exceptions.ThreadException, _thread),
+    (TimeoutError, lambda e, w: Unreachable(f"connection to {w} timed out")),
+    (EOFError, lambda e, w: Unreachable(f"connection to {w} closed: {e or 'EOF'}")),
+    (paramiko.SSHException, lambda e, w: Unreachable(f"ssh to {w} failed: {e or type(e).__name__}")),
+    (OSError, lambda e, w: Unreachable(f"ssh to {w} failed: {e.strerror or e}")),  # type: ignore[attr-defined]
+)
+_MAPPED = tuple(kind for kind, _ in ERROR_MAP)
+
+
+def translate(exc: BaseException, where: str, host: str) -> Fix502Error:
+    """The fix502 error for a library exception (the first matching row of ERROR_MAP)."""
+    for kind, make in ERROR_MAP:
+        if isinstance(exc, kind):
+            error = make(exc, where)
+            error.where = host
+            error.args = (f"{host}: {error.message}",)
+            return error
+    raise exc
+
+
+def _label(target: Target, hop: bool = False) -> str:
+    text = f"{target.user}@{target.hostname}:{target.port}"
+    return f"jump host {target.alias} ({text})" if hop else text
+
+
 class SSHTransport:
-    """One host, one SSH connection, many commands."""
+    """One host, one SSH connection (through its jump hosts, if any), many commands."""
 
     def __init__(
         self,
@@ -113,66 +176,91 @@ class SSHTransport:
         connect_timeout: float = 10.0,
         command_timeout: float = 120.0,
         known_hosts: Path | None = None,
+        ssh_config: Path | None = None,
     ) -> None:
         self.host = host
         self.command_timeout = command_timeout
-        self.known_hosts = known_hosts or Path.home() / ".ssh" / "known_hosts"
+        self.connect_timeout = connect_timeout
+        self.accept_new_hosts = accept_new_hosts
+        self.known_hosts_override = known_hosts
         self.connections_opened = 0
         self.round_trips = 0
         self._lock = threading.Lock()
-        connect_kwargs: dict[str, Any] = {"banner_timeout": connect_timeout, "auth_timeout": connect_timeout}
-        if host.key_file:
-            key = Path(host.key_file)
-            try:
-                key.read_bytes()
-            except OSError as exc:
-                raise InputError(f"cannot read private key {key}: {exc.strerror}", where=host.name) from None
-            connect_kwargs["key_filename"] = [str(key)]
-        config = Config(overrides={"run": {"hide": True, "warn": True, "in_stream": False}})
-        self.conn = Connection(
+        self.target = resolve(
             host.address,
+            SSHConfigs(ssh_config),
             user=host.user,
             port=host.port,
-            connect_timeout=int(connect_timeout),
-            connect_kwargs=connect_kwargs,
-            config=config,
+            key_file=host.key_file,
+            options=dict(host.ssh_options),
         )
-        client = self.conn.client
-        if self.known_hosts.exists():
-            try:
-                client.load_host_keys(str(self.known_hosts))
-            except (OSError, paramiko.SSHException) as exc:
-                raise InputError(f"cannot read known_hosts {self.known_hosts}: {exc}", where=host.name) from None
-        client.set_missing_host_key_policy(_TrustOnFirstUse(self.known_hosts) if accept_new_hosts else _Strict())
+        self.known_hosts = known_hosts or Path(os.path.expanduser(self.target.known_hosts[0]))
+        self.hops: list[tuple[Target, Connection]] = []
+        self.conn = self._connection(self.target, self._gateway(self.target))
+
+    def _gateway(self, target: Target) -> Connection | str | None:
+        """fabric's gateway for ``target``: its jump chain (each hop checked like the target) or
+        its ProxyCommand."""
+        gateway: Connection | str | None = target.proxy_command
+        for index, hop in enumerate(target.jumps):
+            conn = self._connection(hop, self._gateway(hop) if index == 0 else gateway)
+            self.hops.append((hop, conn))
+            gateway = conn
+        return gateway
+
+    def _connection(self, target: Target, gateway: Connection | str | None) -> Connection:
+        connect_kwargs: dict[str, Any] = {
+            "banner_timeout": self.connect_timeout,
+            "auth_timeout": self.connect_timeout,
+        }
+        keys = [k for k in target.key_files if k == self.host.key_file or Path(k).is_file()]
+        if keys:
+            connect_kwargs["key_filename"] = keys
+        conn = Connection(
+            target.hostname,
+            user=target.user,
+            port=target.port,
+            connect_timeout=int(target.connect_timeout or self.connect_timeout),
+            connect_kwargs=connect_kwargs,
+            # An empty SSHConfig stops fabric reading ~/.ssh/config itself: fabric would build
+            # ProxyJump gateways whose clients auto-add unknown host keys.  sshconfig.resolve did it.
+            config=Config(
+                ssh_config=paramiko.SSHConfig(), overrides={"run": {"hide": True, "warn": True, "in_stream": False}}
+            ),
+            gateway=gateway,
+        )
+        self._check_keys(conn.client, target)
+        return conn
+
+    def _check_keys(self, client: paramiko.SSHClient, target: Target) -> None:
+        files = (
+            [self.known_hosts_override]
+            if self.known_hosts_override
+            else [Path(os.path.expanduser(f)) for f in target.known_hosts]
+        )
+        for file in files:
+            if file.exists():
+                try:
+                    client.load_host_keys(str(file))
+                except (OSError, paramiko.SSHException) as exc:
+                    raise InputError(f"cannot read known_hosts {file}: {exc}", where=self.host.name) from None
+        policy = _TrustOnFirstUse(files[0]) if self.accept_new_hosts else _Strict()
+        client.set_missing_host_key_policy(policy)
 
     # -- connection -----------------------------------------------------------------------
     def open(self) -> None:
         if self.conn.is_connected:
             return
+        for hop, conn in self.hops:  # hop by hop, so an error names the hop that failed
+            if not conn.is_connected:
+                try:
+                    conn.open()
+                except _MAPPED as exc:
+                    raise translate(exc, _label(hop, hop=True), self.host.name) from None
         try:
             self.conn.open()
-        except HostKeyError as exc:
-            raise HostKeyError(exc.message, where=self.host.name) from None
-        except paramiko.BadHostKeyException as exc:
-            raise HostKeyError(
-                f"host key CHANGED: got {exc.key.get_name()} {fingerprint(exc.key)}, known_hosts has "
-                f"{fingerprint(exc.expected_key)} — refusing to connect (possible man-in-the-middle)",
-                where=self.host.name,
-            ) from None
-        except paramiko.AuthenticationException as exc:
-            raise AuthFailed(f"authentication failed for {self.host.user}: {exc}", where=self.host.name) from None
-        except TimeoutError:
-            raise Unreachable(
-                f"connection to {self.host.address}:{self.host.port} timed out", where=self.host.name
-            ) from None
-        except paramiko.ssh_exception.NoValidConnectionsError as exc:
-            raise Unreachable(
-                f"cannot connect to {self.host.address}:{self.host.port}: {_errors(exc)}", where=self.host.name
-            ) from None
-        except (OSError, paramiko.SSHException, EOFError) as exc:
-            raise Unreachable(
-                f"ssh to {self.host.address}:{self.host.port} failed: {exc}", where=self.host.name
-            ) from None
+        except _MAPPED as exc:
+            raise translate(exc, _label(self.target), self.host.name) from None
         self.connections_opened += 1
 
     def run(self, command: str, *, stdin: str | None = None, timeout: float | None = None) -> CmdResult:
@@ -181,20 +269,21 @@ class SSHTransport:
             self.open()
             self.round_trips += 1
             try:
-                return _invoke_run(self.conn, self.host, command, stdin, timeout or self.command_timeout)
-            except invoke.exceptions.ThreadException as exc:
+                return _invoke_run(
+                    self.conn, self.host, self.target.user, command, stdin, timeout or self.command_timeout
+                )
+            except CommandTimeout:
+                raise
+            except _MAPPED as exc:
                 self._drop()
-                inner = "; ".join(str(w.value) for w in exc.exceptions) or "I/O thread failed"
-                raise Unreachable(f"connection lost: {inner}", where=self.host.name) from None
-            except (OSError, EOFError, paramiko.SSHException) as exc:
-                self._drop()
-                raise Unreachable(f"connection lost: {exc or type(exc).__name__}", where=self.host.name) from None
+                raise translate(exc, _label(self.target), self.host.name) from None
 
     def _drop(self) -> None:
-        try:
-            self.conn.close()
-        except Exception:
-            pass
+        for conn in [self.conn, *(c for _, c in reversed(self.hops))]:
+            try:
+                conn.close()
+            except Exception:
+                pass
 
     def close(self) -> None:
         self._drop()
@@ -212,20 +301,19 @@ class LocalTransport:
 
     def run(self, command: str, *, stdin: str | None = None, timeout: float | None = None) -> CmdResult:
         self.round_trips += 1
-        return _invoke_run(self.ctx, self.host, command, stdin, timeout or self.command_timeout)
+        return _invoke_run(self.ctx, self.host, getpass.getuser(), command, stdin, timeout or self.command_timeout)
 
     def close(self) -> None:
         return None
 
 
-def _invoke_run(ctx: invoke.context.Context, host: Host, command: str, stdin: str | None, timeout: float) -> CmdResult:
+def _invoke_run(
+    ctx: invoke.context.Context, host: Host, login: str, command: str, stdin: str | None, timeout: float
+) -> CmdResult:
     """One command through invoke (fabric's Connection is an invoke Context), for both transports:
     become wrapping, stdin, timeout → CommandTimeout.  Connection-level failures are the caller's."""
-    if host.become and host.user != "root":
-        # The password (if any) goes on stdin to `sudo -S`, never into the command line.
-        command = ("sudo -S -p '' sh -c " if host.become_password else "sudo -n sh -c ") + q(command)
-        if host.become_password:
-            stdin = host.become_password + "\n" + (stdin or "")
+    if host.become and login != "root":  # the user ssh really logs in as (inventory, ssh config, local)
+        command, stdin = become(command, stdin, host.become_password)
     try:
         result = ctx.run(
             command,
@@ -238,6 +326,29 @@ def _invoke_run(ctx: invoke.context.Context, host: Host, command: str, stdin: st
         raise CommandTimeout(f"command timed out after {exc.timeout}s", where=host.name) from None
     assert result is not None
     return CmdResult(int(result.exited), result.stdout, result.stderr)
+
+
+# sudo resets the environment, and the probe must know which address the session came in on
+# (a site listening on its own address does not answer on 127.0.0.1): carry SSH_CONNECTION over.
+_SUDO_ENV = 'env "SSH_CONNECTION=${SSH_CONNECTION:-}" '
+
+
+def become(command: str, stdin: str | None, password: str | None) -> tuple[str, str | None]:
+    """The command as root through sudo, the same over sudo as over a root login.
+
+    The password never reaches a command line.  It goes on stdin, as its first line, and that line
+    is always consumed before the command sees its stdin: ``sudo -k`` ignores cached credentials, so
+    it asks (and reads the line) every time; a NOPASSWD rule, where sudo would not ask and the
+    password would become the start of the command's own stdin (a file write's content), is tested
+    first (``sudo -n true``) and the line is read away by the shell instead."""
+    inner = _SUDO_ENV + "sh -c " + q(command)
+    if password is None:
+        return "sudo -n -- " + inner, stdin
+    script = (
+        f"if sudo -n true 2>/dev/null; then IFS= read -r _; exec sudo -n -- {inner}; "
+        f"else exec sudo -k -S -p '' -- {inner}; fi"
+    )
+    return script, password + "\n" + (stdin or "")
 
 
 def connect(host: Host, **options: Any) -> Runner:
@@ -279,6 +390,7 @@ def _errors(exc: paramiko.ssh_exception.NoValidConnectionsError) -> str:
 
 
 __all__ = [
+    "ERROR_MAP",
     "CmdResult",
     "LocalTransport",
     "Runner",
@@ -289,4 +401,5 @@ __all__ = [
     "join",
     "q",
     "run_ok",
+    "translate",
 ]

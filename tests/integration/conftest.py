@@ -31,12 +31,12 @@ def _need_root() -> None:
         pytest.skip("integration tests need root and the lab packages (run .ci/run)")
 
 
-def host(name: str, web: str = "nginx") -> lab.LabHost:
+def host(name: str, web: str = "nginx", login: str = "root") -> lab.LabHost:
     """A lab host rebuilt healthy for this test (fresh files, fresh database, fresh logs)."""
     index = int(name.removeprefix("web"))
     existing = lab.load_hosts().get(name)
-    if existing is None or existing.web != web or existing.init_pid is None:
-        lab.up(names=[name], apache=[index] if web == "apache" else [])
+    if existing is None or existing.web != web or existing.login != login or existing.init_pid is None:
+        lab.up(names=[name], apache=[index] if web == "apache" else [], login=login)
         return lab.get(name)
     return lab.reset(name)
 

@@ -33,6 +33,14 @@ BINDS = [
     ("var/cache/apache2", "/var/cache/apache2"),
     ("tmp", "/tmp"),
 ]
+# Only for hosts that have them (a sudo-only host's own accounts and sudoers).
+OPTIONAL_BINDS = [
+    ("etc/passwd", "/etc/passwd"),
+    ("etc/group", "/etc/group"),
+    ("etc/shadow", "/etc/shadow"),
+    ("etc/sudoers.d", "/etc/sudoers.d"),
+    ("home", "/home"),
+]
 
 
 def main() -> int:
@@ -45,6 +53,12 @@ def main() -> int:
         src = os.path.join(root, rel)
         os.makedirs(target, exist_ok=True)
         subprocess.run(["mount", "--bind", src, target], check=True)
+    for rel, target in OPTIONAL_BINDS:
+        src = os.path.join(root, rel)
+        if os.path.exists(src):
+            if os.path.isdir(src):
+                os.makedirs(target, exist_ok=True)
+            subprocess.run(["mount", "--bind", src, target], check=True)
     os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
     os.makedirs("/run/php", mode=0o755, exist_ok=True)
     os.makedirs("/run/lock", exist_ok=True)

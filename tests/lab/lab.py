@@ -68,11 +68,17 @@ def sh(
     return proc
 
 
+SUDO_USER = "deploy"
+SUDO_PASSWORD = "lab sudo pw 7Qx"  # the password-sudo host's; fix502 must never write it anywhere
+LOGINS = ("root", "sudo", "sudo-password")
+
+
 @dataclass
 class LabHost:
     name: str
     index: int
     web: str  # "nginx" | "apache"
+    login: str = "root"  # root | sudo (deploy, NOPASSWD) | sudo-password (deploy, sudo asks)
 
     @property
     def addr(self) -> str:
@@ -247,7 +253,7 @@ ListenAddress {addr}
 Port 22
 HostKey /etc/ssh/ssh_host_ed25519_key
 PidFile /run/sshd.pid
-PermitRootLogin prohibit-password
+PermitRootLogin {root_login}
 PasswordAuthentication no
 KbdInteractiveAuthentication no
 UsePAM no
@@ -328,12 +334,15 @@ def load_hosts() -> dict[str, LabHost]:
         data = json.loads(hosts_file().read_text())
     except (OSError, ValueError):
         return {}
-    return {h["name"]: LabHost(h["name"], h["index"], h["web"]) for h in data}
+    return {h["name"]: LabHost(h["name"], h["index"], h["web"], h.get("login", "root")) for h in data}
 
 
 def save_hosts(hosts: dict[str, LabHost]) -> None:
     LAB_DIR.mkdir(parents=True, exist_ok=True)
-    data = [{"name": h.name, "index": h.index, "web": h.web} for h in sorted(hosts.values(), key=lambda h: h.index)]
+    data = [
+        {"name": h.name, "index": h.index, "web": h.web, "login": h.login}
+        for h in sorted(hosts.values(), key=lambda h: h.index)
+    ]
     hosts_file().write_text(json.dumps(data, indent=1) + "\n")
 
 
@@ -415,10 +424,14 @@ def build_root(host: LabHost) -> None:
             str(ssh / "ssh_host_ed25519_key"),
         ]
     )
-    (ssh / "sshd_config").write_text(SSHD_CONFIG.format(name=host.name, addr=host.addr))
+    root_login = "prohibit-password" if host.login == "root" else "no"
+    (ssh / "sshd_config").write_text(SSHD_CONFIG.format(name=host.name, addr=host.addr, root_login=root_login))
     shutil.rmtree(ssh / "sshd_config.d", ignore_errors=True)
     (ssh / "authorized_keys_lab").write_text(Path(str(KEY) + ".pub").read_text())
-    os.chmod(ssh / "authorized_keys_lab", 0o600)
+    # sshd reads it as the logging-in user: readable by all, writable by root only
+    os.chmod(ssh / "authorized_keys_lab", 0o600 if host.login == "root" else 0o644)
+    if host.login != "root":
+        add_sudo_user(host)
 
     # WordPress: Debian's core, hard-linked where it is never edited (atomic writes break links).
     wp = root / "var/www/wordpress"
@@ -449,6 +462,34 @@ def build_root(host: LabHost) -> None:
         f"CREATE OR REPLACE USER '{db}'@'localhost' IDENTIFIED BY '{password}'; "
         f"GRANT ALL ON `{db}`.* TO '{db}'@'127.0.0.1'; GRANT ALL ON `{db}`.* TO '{db}'@'localhost';"
     )
+
+
+def add_sudo_user(host: LabHost) -> None:
+    """A host where root cannot log in: the inventory's user is ``deploy`` with sudo (NOPASSWD, or
+    asking for its password).  The host gets its own /etc/passwd, group, shadow, sudoers.d and /home
+    (bind-mounted by hostinit), so the machine's own accounts are never touched."""
+    import crypt
+
+    root, uid = host.root, 2000
+    etc = root / "etc"
+    etc.mkdir(exist_ok=True)
+    for name in ("passwd", "group", "shadow"):
+        shutil.copy2(f"/etc/{name}", etc / name)
+    with open(etc / "passwd", "a") as fh:
+        fh.write(f"{SUDO_USER}:x:{uid}:{uid}:fix502 lab deploy user:/home/{SUDO_USER}:/bin/sh\n")
+    with open(etc / "group", "a") as fh:
+        fh.write(f"{SUDO_USER}:x:{uid}:\n")
+    hashed = crypt.crypt(SUDO_PASSWORD, crypt.mksalt(crypt.METHOD_SHA512))
+    with open(etc / "shadow", "a") as fh:
+        fh.write(f"{SUDO_USER}:{hashed}:19000:0:99999:7:::\n")
+    sudoers = etc / "sudoers.d"
+    sh(["cp", "-a", "/etc/sudoers.d", str(sudoers)])
+    rule = "NOPASSWD: ALL" if host.login == "sudo" else "ALL"
+    (sudoers / "fix502-lab").write_text(f"{SUDO_USER} ALL=(root) {rule}\n")
+    os.chmod(sudoers / "fix502-lab", 0o440)
+    home = root / "home" / SUDO_USER
+    home.mkdir(parents=True)
+    os.chown(home, uid, uid)
 
 
 def start_namespace(host: LabHost) -> None:
@@ -580,10 +621,14 @@ def write_inventory(hosts: Iterable[LabHost], path: Path | None = None) -> Path:
             f"        {h.name}:",
             f"          ansible_host: {h.addr}",
             "          ansible_port: 22",
-            "          ansible_user: root",
+            f"          ansible_user: {'root' if h.login == 'root' else SUDO_USER}",
             f"          ansible_ssh_private_key_file: {KEY}",
             f'          site_url: "{h.url}"',
         ]
+        if h.login != "root":
+            lines.append("          ansible_become: true")
+            # also on the NOPASSWD host: that is where a password used to leak into file writes
+            lines.append(f'          ansible_become_password: "{SUDO_PASSWORD}"')
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -592,7 +637,9 @@ def write_inventory(hosts: Iterable[LabHost], path: Path | None = None) -> Path:
 # --------------------------------------------------------------------------------------------
 # the public face used by tasks.py and tests
 # --------------------------------------------------------------------------------------------
-def up(count: int = 1, apache: Iterable[int] = (), names: Iterable[str] | None = None) -> list[LabHost]:
+def up(
+    count: int = 1, apache: Iterable[int] = (), names: Iterable[str] | None = None, login: str = "root"
+) -> list[LabHost]:
     prepare()
     hosts = load_hosts()
     apache = set(apache)
@@ -602,7 +649,7 @@ def up(count: int = 1, apache: Iterable[int] = (), names: Iterable[str] | None =
         index = int(name.removeprefix("web"))
         if not 1 <= index <= 200:
             raise LabError(f"lab host names are web1..web200, not {name}")
-        host = LabHost(name, index, "apache" if index in apache else "nginx")
+        host = LabHost(name, index, "apache" if index in apache else "nginx", login)
         hosts[name] = host
         save_hosts(hosts)
         started.append(up_host(host))
