@@ -292,8 +292,9 @@ class _Checker:
         for key, raw in data.items():
             kwhere = self.kw(data, key)
             vwhere = self.vw(data, key)
+            before = len(self.problems)
             value = plain(raw, vwhere, self.problems)
-            if declared is None:  # unknown fix: already reported, keep checking the rest
+            if declared is None or len(self.problems) > before:  # unknown fix / unreadable value: said once
                 continue
             if key not in declared:
                 allowed = tuple(sorted(declared))

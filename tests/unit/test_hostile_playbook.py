@@ -59,3 +59,24 @@ def test_guard_bounds_values_known_only_at_run_time(source: str) -> None:
     ctx: dict[str, Any] = {"facts": {"n": 10**10, "s": "x" * 2000}, "causes": [], "vars": {}, "diagnosis": None}
     with pytest.raises(Fix502Error, match="too l"):
         when(ctx)
+
+
+# One value holding 9 levels of 9 aliases each: 387 million nodes if expanded.
+BOMB = "[&l0 [x], " + ", ".join(f"&l{i} [{', '.join([f'*l{i - 1}'] * 9)}]" for i in range(1, 10)) + "]"
+
+
+@pytest.mark.parametrize("where", ["with", "vars"])
+def test_alias_bomb_in_a_playbook_is_one_line(tmp_path: Path, where: str) -> None:
+    """The shared YAML reader (remediations/yamlpos.py) counts nodes: one line, no hang."""
+    pb = tmp_path / "bomb.yml"
+    if where == "vars":
+        pb.write_text(f"name: t\nvars:\n  big: {BOMB}\nsteps:\n  - diagnose: {{}}\n")
+    else:
+        pb.write_text(f"{HEAD}    with:\n      version: {BOMB}\n")
+    assert_one_line(cli("playbook.check", str(pb)), f"{pb}:")
+
+
+def test_oversized_playbook_is_one_line(tmp_path: Path) -> None:
+    pb = tmp_path / "big.yml"
+    pb.write_text("name: t\nsteps:\n  - diagnose: {}\n" + "# padding\n" * 600_000)
+    assert_one_line(cli("playbook.check", str(pb)), "limit")
