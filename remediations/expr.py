@@ -10,6 +10,8 @@ Undefined names and attributes are errors (``StrictUndefined``): a typo must nev
 
 from __future__ import annotations
 
+import functools
+import math
 import operator
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
@@ -70,7 +72,45 @@ class _GuardEnvironment(ImmutableSandboxedEnvironment):
         return super().call_binop(context, operator_, left, right)
 
 
+# Filters whose numeric arguments size what they allocate ('x'|center(10**10) is 10 GB), the cap on
+# those arguments, on what replace() may build, and on numeric literals (a 5000-digit literal makes
+# Python's int() raise inside Jinja's lexer).
+_SIZED_FILTERS = ("center", "indent", "wordwrap", "truncate", "batch", "slice")
+_MAX_OUTPUT = 1_000_000
+_MAX_LITERAL = 10**12
+
+
+def _sized(f: Callable[..., Any]) -> Callable[..., Any]:
+    first = 1 if hasattr(f, "jinja_pass_arg") else 0  # environment/context, then the value
+
+    @functools.wraps(f)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        for a in (*args[first + 1 :], *kwargs.values()):
+            if isinstance(a, int | float) and not isinstance(a, bool) and not abs(a) <= _MAX_SEQUENCE:
+                raise SecurityError(f"{f.__name__}() argument {a!r} is too large")
+        return f(*args, **kwargs)
+
+    return call
+
+
+def _replace(f: Callable[..., Any]) -> Callable[..., Any]:
+    first = 1 if hasattr(f, "jinja_pass_arg") else 0
+
+    @functools.wraps(f)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        value, new = args[first] if len(args) > first else "", args[first + 2] if len(args) > first + 2 else ""
+        if (len(str(value)) + 1) * max(1, len(str(kwargs.get("new", new)))) > _MAX_OUTPUT:
+            raise SecurityError("replace() result could be too long")
+        return f(*args, **kwargs)
+
+    return call
+
+
 _ENV = _GuardEnvironment(undefined=StrictUndefined, autoescape=False)
+for _name in _SIZED_FILTERS:
+    _ENV.filters[_name] = _sized(_ENV.filters[_name])
+_ENV.filters["replace"] = _replace(_ENV.filters["replace"])
+del _ENV.filters["format"]  # printf widths ("%*s") allocate without bound; guards need no formatting
 
 
 class When:
@@ -102,6 +142,52 @@ def _walk(node: nodes.Node) -> Iterator[nodes.Node]:
         yield from _walk(child)
 
 
+_FOLD: dict[type[nodes.Node], Callable[[Any, Any], Any]] = {
+    nodes.Add: operator.add,
+    nodes.Sub: operator.sub,
+    nodes.Mul: operator.mul,
+    nodes.Pow: operator.pow,
+}
+
+
+def _fold(node: nodes.Node) -> int | float | None:
+    """The value of a constant numeric argument (``10**10``), within the run-time bounds; None when
+    it depends on the context (checked again at run time) or is not a plain number."""
+    if isinstance(node, nodes.Const):
+        v = node.value
+        return v if isinstance(v, int | float) and not isinstance(v, bool) else None
+    if isinstance(node, nodes.Neg):
+        inner = _fold(node.node)
+        return None if inner is None else -inner
+    op = _FOLD.get(type(node))
+    if op is None or not isinstance(node, nodes.BinExpr):
+        return None
+    left, right = _fold(node.left), _fold(node.right)
+    if left is None or right is None:
+        return None
+    if op is operator.pow and abs(right) > _MAX_EXPONENT:
+        return None  # refused by the run-time bound already; not worth computing here
+    try:
+        return op(left, right)  # type: ignore[no-any-return]
+    except (ArithmeticError, ValueError):
+        return None
+
+
+def _sized_problems(node: nodes.Filter) -> list[str]:
+    if node.name not in _SIZED_FILTERS:
+        return []
+    values = [_fold(a) for a in [*node.args, *(k.value for k in node.kwargs)]]
+    return [
+        f"{node.name}() argument {v!r} is too large" for v in values if v is not None and not abs(v) <= _MAX_SEQUENCE
+    ]
+
+
+def _bad_number(value: Any) -> bool:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return not (math.isfinite(value) and abs(value) <= _MAX_LITERAL)
+
+
 def _unsafe_name(name: str) -> bool:
     return name.startswith("_") or name in _UNSAFE_ATTRS
 
@@ -120,6 +206,8 @@ def _static_problems(tree: nodes.Expr, names: frozenset[str]) -> list[str]:
         ):
             unsafe.append(node.arg.value)
         elif isinstance(node, nodes.Filter | nodes.Test):
+            if isinstance(node, nodes.Filter):
+                problems += _sized_problems(node)
             # attr('x'), map(attribute='a.b'), selectattr('x'), sort(attribute=...) all reach
             # attributes by a string; vet every dotted part of every string argument.
             strict = node.name == "attr"
@@ -130,6 +218,8 @@ def _static_problems(tree: nodes.Expr, names: frozenset[str]) -> list[str]:
                 for part in arg.value.split("."):
                     if part.startswith("_") or ((strict or key == "attribute") and part in _UNSAFE_ATTRS):
                         unsafe.append(part)
+        elif isinstance(node, nodes.Const) and _bad_number(node.value):
+            problems.append(f"number {node.value!r} is out of range (finite, at most {_MAX_LITERAL:.0e})")
         elif isinstance(node, nodes.Name) and node.ctx == "load" and node.name not in names:
             if node.name.startswith("_"):
                 unsafe.append(node.name)
@@ -158,6 +248,8 @@ def compile_when(source: str, where: str, names: frozenset[str] = WHEN_NAMES) ->
             raise TemplateSyntaxError(f"unexpected {token.value!r}", token.lineno, None, None)
     except TemplateSyntaxError as exc:
         raise PlaybookError([f"{where}: when: invalid expression {source!r}: {exc.message}"]) from None
+    except ValueError:  # Python's int() refuses a literal of more than 4300 digits inside the lexer
+        raise PlaybookError([f"{where}: when: number out of range in {source!r}"]) from None
     problems = _static_problems(tree, names)
     if problems:
         raise PlaybookError([f"{where}: when: {p} in {source!r}" for p in problems])

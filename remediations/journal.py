@@ -53,13 +53,35 @@ BACKUP_SH = (
 
 # R := the file a (possibly symlinked) path names.  $(...) strips trailing newlines, which a file
 # name may end with: the "." sentinel keeps them.
-REAL_SH = 'real() { R=$(readlink -f -- "$1" && echo .) || return 1; R=${R%.}; R=${R%?}; }'
+# A link is followed only from a directory no one but root can write: in wp-content the web user
+# could have put it there (or swapped the file for it) to make root write wherever it points.
+REAL_SH = (
+    'real() { R=$(readlink -f -- "$1" && echo .) || return 1; R=${R%.}; R=${R%?}; '
+    '[ "$R" = "$1" ] && return 0; case $(stat -L -c "%u %a" -- "${1%/*}") in "0 "*[0145][0145]) return 0 ;; esac; '
+    'echo "$1 is a link in a directory others can write: not followed" >&2; return 1; }'
+)
+
+# A target's directory may be writable by the web user (wp-content): between two commands it can
+# swap any name there for a symlink, so nothing after creation may follow one.  put PATH MODE UID
+# GID creates a fresh name beside PATH in ONE open (noclobber: O_EXCL, refuses an existing name or
+# link) with MODE already applied through the umask, writes stdin into it, chowns it with -h (a
+# link swapped in is changed itself, never its target; hardlinks to others' files are refused by
+# the kernel, fs.protected_hardlinks) and checks the result with lstat.  T is the verified temp
+# file; the caller renames it over PATH with mv -T.  Modes with setuid/sticky bits are refused.
+PUT_SH = (
+    'put() { T=$(mktemp -u "${1%/*}/.fix502.XXXXXX") || return 1; '
+    'case $2 in [0-7][0-7][0-7]) ;; *) echo "mode $2 of $1 not supported" >&2; return 1 ;; esac; '
+    '( umask "$(printf %o $((0777 & ~0$2)))"; set -C; cat > "$T" ) || { echo "cannot create $T" >&2; return 1; }; '
+    'chown -h -- "$3:$4" "$T" || { rm -f -- "$T"; return 1; }; '
+    'case $(stat -c "%u:%g %a %h %F" -- "$T") in "$3:$4 $2 1 regular file" | "$3:$4 $2 1 regular empty file") ;; '
+    '*) rm -f -- "$T"; echo "$T changed under us: not used" >&2; return 1 ;; esac; }'
+)
 
 # Undo: install backup B at path T's place atomically, with the original owner and mode.
 RESTORE_SH = (
-    'restore() { T=$(mktemp "${2%/*}/.fix502.XXXXXX") && cp -p "$1" "$T" '
-    '&& if [ -f "$1.meta" ]; then read -r M U G < "$1.meta" && chown "$U:$G" "$T" && chmod "$M" "$T"; fi '
-    '&& mv -f "$T" "$2" || { rm -f "$T"; return 1; }; }'
+    PUT_SH + "; "
+    'restore() { if [ -f "$1.meta" ]; then read -r M U G < "$1.meta"; else M=600 U=0 G=0; fi; '
+    'put "$2" "$M" "$U" "$G" < "$1" && mv -fT -- "$T" "$2" || { [ -z "$T" ] || rm -f -- "$T"; return 1; }; }'
 )
 
 
@@ -130,7 +152,7 @@ class Journal:
                 self._preamble() + f"S={q(op.src)}; T={q(op.dst)}; "
                 '[ -e "$S" ] || { echo "$S does not exist" >&2; exit 3; }; '
                 '[ ! -e "$T" ] || { echo "$T already exists" >&2; exit 3; }; '
-                "{ " + self._record(rec) + '} || exit 97; mv "$S" "$T"'
+                "{ " + self._record(rec) + '} || exit 97; mv -T -- "$S" "$T"'
             )
             self._run(script, op.describe())
             return Applied(op, True)
@@ -138,8 +160,13 @@ class Journal:
             rec = {"op": "mkdir", "fix": fix_id, "path": op.path}
             script = (
                 self._preamble() + f"P={q(op.path)}; L={q(op.like)}; "
-                "{ " + self._record(rec) + '} || exit 97; mkdir "$P"; '
-                'chown --reference="$L" "$P"; chmod --reference="$L" "$P"'
+                "{ " + self._record(rec) + "} || exit 97; "
+                # Like $L, without following a link: mkdir alone (umask gives the mode, mkdir never
+                # follows the last name), chown -h, then lstat must show the very directory we made.
+                'set -- $(stat -L -c "%a %u %g" -- "$L"); '
+                '( umask "$(printf %o $((0777 & ~0$1)))"; mkdir -- "$P" ); chown -h -- "$2:$3" "$P"; '
+                '[ "$(stat -c "%u:%g %a %F" -- "$P")" = "$2:$3 $1 directory" ] '
+                '|| { echo "$P changed under us" >&2; exit 95; }'
             )
             self._run(script, op.describe())
             return Applied(op, True)
@@ -190,13 +217,14 @@ class Journal:
             + "{ "
             + self._record(rec)
             + "} || exit 97; "
-            + 'TMP=$(mktemp "${P%/*}/.fix502.XXXXXX"); '
+            + PUT_SH
+            + '; set -- $(stat -c "%a %u %g" -- "$P"); '
             # The new content arrives on stdin: a connection that dies mid-transfer leaves a short
             # file, which must never replace the target (cat exits 0 on a plain EOF).
-            + 'cat > "$TMP"; '
-            + f'[ "$(sha256sum < "$TMP" | cut -d" " -f1)" = {q(sha256(op.after))} ] '
-            + '|| { rm -f "$TMP"; echo "new content arrived incomplete" >&2; exit 96; }; '
-            + 'chown --reference="$P" "$TMP"; chmod --reference="$P" "$TMP"; mv -f "$TMP" "$P"'
+            + 'put "$P" "$1" "$2" "$3" || exit 95; '
+            + f'[ "$(sha256sum < "$T" | cut -d" " -f1)" = {q(sha256(op.after))} ] '
+            + '|| { rm -f -- "$T"; echo "new content arrived incomplete" >&2; exit 96; }; '
+            + 'mv -fT -- "$T" "$P"'
         )
         self._run(script, op.describe(), stdin=op.after)
         return Applied(op, True)
@@ -256,16 +284,19 @@ def undo_run(t: Runner, run_id: str, *, fix_id: str | None = None) -> list[str]:
             # The journal names the path as the fix saw it (often a symlink, sites-enabled/x): the
             # write replaced the file it points to, so undo must too, and keep the link a link.
             step = (
-                f'if [ -f {b} ] && real {q(rec["path"])}; then restore {b} "$R" || rc=1; '
-                'rm -f "${R%/*}"/.fix502.??????; fi; '
+                f'if [ -f {b} ]; then if real {q(rec["path"])}; then restore {b} "$R" || rc=1; '
+                'rm -f "${R%/*}"/.fix502.??????; else rc=1; fi; fi; '
             )
             lines.append(f"restore {rec['path']}")
         elif op == "rename":
             s, dst = q(rec["src"]), q(rec["dst"])
-            step = f"if [ -e {dst} ] && [ ! -e {s} ]; then mv {dst} {s} || rc=1; fi; "
+            # [ -e ] follows links: a link someone put at the source's place must not pass for it
+            step = f"if [ -e {dst} ] && [ ! -e {s} ] && [ ! -L {s} ]; then mv -T -- {dst} {s} || rc=1; fi; "
             lines.append(f"rename {rec['dst']} -> {rec['src']}")
         elif op == "mkdir":
-            step = f"rmdir {q(rec['path'])} 2>/dev/null; "
+            # the directory we made, or a link swapped in for it (unlinking follows nothing)
+            p = q(rec["path"])
+            step = f"if [ -L {p} ]; then rm -f -- {p} || rc=1; else rmdir -- {p} 2>/dev/null; fi; "
             lines.append(f"remove dir {rec['path']}")
         elif op == "remove":
             b = f'"$D"/{q(rec["backup"])}'

@@ -22,6 +22,7 @@ Format::
 from __future__ import annotations
 
 import difflib
+import math
 import types
 import typing
 from collections.abc import Mapping
@@ -40,6 +41,11 @@ _TOP_KEYS = ("name", "vars", "steps")
 _FIX_KEYS = ("fix", "name", "when", "with", "verify", "rollback")
 _DIAGNOSE_KEYS = ("window",)
 _VERIFY_KEYS = ("retries", "delay", "backoff", "max_delay", "path")
+# Beyond these a value is a mistake (or an attack on the run), not a setting.
+MAX_RETRIES = 100
+MAX_DELAY = 3600.0
+MAX_BACKOFF = 10.0
+MAX_WINDOW = 30 * 86400
 
 
 @dataclass(frozen=True)
@@ -190,13 +196,18 @@ class _Checker:
     def vw(self, mapping: CommentedMap, key: Any) -> str:
         return value_where(self.display, mapping, key)
 
-    def number(self, mapping: CommentedMap, key: str, *, integer: bool, minimum: float) -> float | None:
+    def number(self, mapping: CommentedMap, key: str, *, integer: bool, minimum: float, maximum: float) -> float | None:
+        """A verify number, finite and within sane bounds (``delay: .inf`` used to pass the check
+        and raise OverflowError mid-run)."""
         value = mapping[key]
         where = self.vw(mapping, key)
         ok_type = isinstance(value, int) if integer else isinstance(value, int | float)
         if isinstance(value, bool) or not ok_type:
             kind = "an integer" if integer else "a number"
             self.add(where, f"verify: {key} must be {kind}, not {_value_name(value)}")
+            return None
+        if not math.isfinite(value) or value > maximum:
+            self.add(where, f"verify: {key} must be a finite number <= {maximum:g}, not {value}")
             return None
         if value < minimum:
             self.add(where, f"verify: {key} must be >= {minimum:g}, not {value}")
@@ -215,10 +226,14 @@ class _Checker:
             if key not in _VERIFY_KEYS:
                 self.add(self.kw(data, key), _unknown(key, _VERIFY_KEYS, "verify"))
         if "retries" in data:
-            values["retries"] = self.number(data, "retries", integer=True, minimum=0)
-        for key, minimum in (("delay", 0.0), ("backoff", 1.0), ("max_delay", 0.0)):
+            values["retries"] = self.number(data, "retries", integer=True, minimum=0, maximum=MAX_RETRIES)
+        for key, minimum, maximum in (
+            ("delay", 0.0, MAX_DELAY),
+            ("backoff", 1.0, MAX_BACKOFF),
+            ("max_delay", 0.0, MAX_DELAY),
+        ):
             if key in data:
-                values[key] = self.number(data, key, integer=False, minimum=minimum)
+                values[key] = self.number(data, key, integer=False, minimum=minimum, maximum=maximum)
         if "path" in data:
             path = data["path"]
             pwhere = self.vw(data, "path")
@@ -277,8 +292,9 @@ class _Checker:
         for key, raw in data.items():
             kwhere = self.kw(data, key)
             vwhere = self.vw(data, key)
+            before = len(self.problems)
             value = plain(raw, vwhere, self.problems)
-            if declared is None:  # unknown fix: already reported, keep checking the rest
+            if declared is None or len(self.problems) > before:  # unknown fix / unreadable value: said once
                 continue
             if key not in declared:
                 allowed = tuple(sorted(declared))
@@ -321,6 +337,8 @@ class _Checker:
                     self.vw(data, "window"),
                     f"diagnose: window must be a positive integer (seconds), not {value!r}",
                 )
+            elif value > MAX_WINDOW:
+                self.add(self.vw(data, "window"), f"diagnose: window must be at most {MAX_WINDOW} seconds")
             else:
                 window = int(value)
         return DiagnoseStep(window, where)

@@ -3,7 +3,8 @@
 On a terminal: one live line per running host (its current step) under a bar over the whole
 fleet, redrawn a few times a second by rich's own thread so host threads never wait on the
 screen.  Elsewhere (CI, pipes, log files): plain, append-only lines, because a redrawn screen in
-a log is unreadable.  Everything shown passes through :func:`report.redact` first.
+a log is unreadable.  Everything shown passes through :func:`report.terminal_safe` first and
+reaches rich as :class:`rich.text.Text`, never as markup.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import time
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from remediations.report import Console, redact
+from remediations.report import Console, terminal_safe
 
 if TYPE_CHECKING:
     from remediations.results import HostResult
@@ -98,14 +99,16 @@ class FleetProgress:
             from rich.text import Text
 
             self._bar.update(self._task, completed=n)
-            self._live.console.print(Text(redact(text), style=_STYLE.get(r.status, "")))
+            self._live.console.print(Text(terminal_safe(text, one_line=True), style=_STYLE.get(r.status, "")))
         else:
             self.console.line(text)
 
     def say(self, text: str) -> None:
         """A message that must not be lost in the redraw (interrupts, stop reasons)."""
         if self._live is not None:
-            self._live.console.print(redact(text), markup=False)
+            from rich.text import Text
+
+            self._live.console.print(Text(terminal_safe(text)))
         else:
             self.console.line(text)
 
@@ -113,6 +116,7 @@ class FleetProgress:
     def _render(self) -> Any:
         from rich.console import Group
         from rich.table import Table
+        from rich.text import Text
 
         now = time.monotonic()
         with self._lock:
@@ -122,5 +126,9 @@ class FleetProgress:
         table.add_column(justify="right", style="dim", no_wrap=True)
         table.add_column(no_wrap=True, overflow="ellipsis")
         for host, (began, step) in rows:
-            table.add_row(host, f"{now - began:4.0f}s", redact(step))
+            table.add_row(
+                Text(terminal_safe(host, one_line=True)),
+                f"{now - began:4.0f}s",
+                Text(terminal_safe(step, one_line=True)),
+            )
         return Group(self._bar, table) if rows else self._bar

@@ -20,7 +20,14 @@ from remediations.causes import Diagnosis
 from remediations.diagnosis import classify
 from remediations.errors import CommandFailed, LockHeld
 from remediations.facts.model import HostFacts, HttpProbe
-from remediations.facts.script import evidence_command, parse_evidence, wordpress_command
+from remediations.facts.script import (
+    evidence_command,
+    evidence_stdin,
+    new_boundary,
+    parse_evidence,
+    site_user,
+    wordpress_command,
+)
 from remediations.fixes.base import Probe, ProbeResult
 from remediations.inventory import Host
 from remediations.transport import Runner as Transport
@@ -71,7 +78,8 @@ def collect(t: Transport, host: Host, *, since: float | None, window: int) -> tu
     """One round trip (the evidence script), a second only when the site is unhealthy and WordPress
     is there (its active plugins and theme), plus the controller's own view of the site."""
     url = site_url(host)
-    result = t.run(evidence_command(url), timeout=90)
+    boundary = new_boundary()  # secret per run, on stdin: host output cannot forge a section
+    result = t.run(evidence_command(url), stdin=evidence_stdin(boundary), timeout=90)
     if not result.stdout.strip():
         raise CommandFailed(
             f"evidence script printed nothing (exit {result.exit_status}): {result.stderr.strip()[:200]}",
@@ -86,7 +94,7 @@ def collect(t: Transport, host: Host, *, since: float | None, window: int) -> tu
             remote = remote_probe(url)
 
     def diagnose(output: str) -> tuple[HostFacts, Diagnosis]:
-        facts = parse_evidence(output, since=since, window_seconds=window)
+        facts = parse_evidence(output, boundary, since=since, window_seconds=window)
         facts.remote_probe = remote
         facts.notes += [note] if note else []
         return facts, classify(facts)
@@ -94,7 +102,8 @@ def collect(t: Transport, host: Host, *, since: float | None, window: int) -> tu
     facts, diagnosis = diagnose(result.stdout)
     wp = facts.wordpress
     if not diagnosis.healthy and wp.root and wp.data_deferred:
-        more = t.run(wordpress_command(url, wp.root), timeout=60)
+        command = wordpress_command(url, wp.root, site_user(facts))
+        more = t.run(command, stdin=evidence_stdin(boundary), timeout=60)
         facts, diagnosis = diagnose(result.stdout + more.stdout)
     return facts, diagnosis
 

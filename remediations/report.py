@@ -1,8 +1,8 @@
 """What a run tells people: console lines and recap, the JSON report, the escalation bundle.
 
-Everything that leaves fix502 passes through :func:`redact` first: wp-config.php secrets
-(DB_PASSWORD, keys and salts) and private keys must never appear in a report, a bundle or on the
-console, whatever a log line or a config file happened to contain.
+Everything that leaves fix502 passes through :mod:`remediations.redact` first: secrets (by shape,
+and every secret value a host's evidence showed) must never appear in a report, a bundle or on
+the console, whatever a log line or a config file happened to contain.
 """
 
 from __future__ import annotations
@@ -13,51 +13,16 @@ import sys
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TextIO
 
+from remediations.redact import KNOWN, Redactor
+from remediations.redact import redact as redact  # re-exported: callers import it from here
+from remediations.redact import redact_obj as redact_obj  # re-exported: callers import it from here
 from remediations.results import Status
 
 if TYPE_CHECKING:
     from remediations.inventory import Host
     from remediations.results import HostResult
-
-_T = TypeVar("_T")
-
-_SECRET_NAMES = (
-    r"DB_PASSWORD|(?:SECURE_)?AUTH_KEY|LOGGED_IN_KEY|NONCE_KEY|(?:SECURE_)?AUTH_SALT|"
-    r"LOGGED_IN_SALT|NONCE_SALT"
-)
-# define('NAME', 'v'), 'NAME' => 'v' (arrays, wp-cli config dumps), NAME='v' (shell/env dumps)
-_SECRET_DEFINE = re.compile(
-    rf"""((?:define\s*\(\s*)?['"]?\b(?:{_SECRET_NAMES})\b['"]?\s*(?:,|=>|=|:)\s*)(['"]).*?\2""",
-    re.I,
-)
-# A whole key, or one cut short (a truncated log line or excerpt): everything after BEGIN goes.
-_PRIVATE_KEY = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----(?:.*?-----END [A-Z ]*PRIVATE KEY-----|.*)", re.S)
-_PASSWORD_KV = re.compile(
-    r"""((?:password|passwd|pwd|DB_PASSWORD|(?:SECURE_)?AUTH_KEY|LOGGED_IN_KEY|NONCE_KEY|[A-Z_]*SALT)"""
-    r"""['"]?\s*(?:=>|[=:])\s*)(['"]?)[^\s'"]+\2""",
-    re.I,
-)
-
-
-def redact(text: str) -> str:
-    """Why patterns and not the host's actual values: fix502 never reads wp-config.php's secrets,
-    so it cannot know them; these are the shapes in which they show up in logs and configs."""
-    text = _PRIVATE_KEY.sub("[redacted private key]", text)
-    text = _SECRET_DEFINE.sub(lambda m: f"{m.group(1)}{m.group(2)}[redacted]{m.group(2)}", text)
-    return _PASSWORD_KV.sub(lambda m: f"{m.group(1)}[redacted]", text)
-
-
-def redact_obj(value: _T) -> _T:
-    """Same shape back (tuples become lists, as JSON would make them anyway)."""
-    if isinstance(value, str):
-        return cast(_T, redact(value))
-    if isinstance(value, dict):
-        return cast(_T, {k: redact_obj(v) for k, v in value.items()})
-    if isinstance(value, (list, tuple)):
-        return cast(_T, [redact_obj(v) for v in value])
-    return value
 
 
 # ----------------------------------------------------------------------------------------------
@@ -66,7 +31,7 @@ def redact_obj(value: _T) -> _T:
 def report_dict(
     run_id: str, playbook: str, dry_run: bool, results: dict[str, HostResult], stopped: str | None = None
 ) -> dict[str, Any]:
-    return redact_obj(
+    return _redactor(*results.values()).obj(
         {
             "run_id": run_id,
             "playbook": playbook,
@@ -76,6 +41,14 @@ def report_dict(
             "counts": dict(Counter(r.status for r in results.values())),
         }
     )
+
+
+def _redactor(*results: HostResult) -> Redactor:
+    """Shapes, every value seen so far in this process, and the values these hosts showed."""
+    out = KNOWN
+    for r in results:
+        out = out.merged(Redactor.from_facts(r.facts))
+    return out
 
 
 def write_json(path: str, data: dict[str, Any]) -> None:
@@ -123,7 +96,7 @@ def bundle_dict(run_id: str, host: Host, r: HostResult) -> dict[str, Any]:
             "origin_status_bypassing_edge": local.status if local else None,
             "behind_edge": bool(remote and remote.server and "cloudflare" in remote.server.lower()),
         }
-    return redact_obj(
+    return _redactor(r).obj(
         {
             "host": host.name,
             "run_id": run_id,
@@ -193,6 +166,25 @@ def write_bundle(directory: str, run_id: str, host: Host, r: HostResult) -> str:
 # ----------------------------------------------------------------------------------------------
 # console
 # ----------------------------------------------------------------------------------------------
+# What a terminal obeys instead of showing: C0 controls but tab and newline (ESC starts cursor
+# moves, title changes, OSC 52 clipboard writes), DEL, C1 controls (\x9b is a one-byte CSI) and
+# the bidi overrides that reorder what a person reads.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _visible(m: re.Match[str]) -> str:
+    c = ord(m.group(0))
+    return f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}"
+
+
+def terminal_safe(text: str, *, one_line: bool = False) -> str:
+    """The one seam between host text and a terminal: secrets redacted, control characters shown
+    as ``\\xNN`` (never sent), newlines too when the text must stay one line.  Rich markup is not
+    an issue here: the console hands rich :class:`rich.text.Text` objects, never markup strings."""
+    text = _CONTROL.sub(_visible, redact(text))
+    return text.replace("\n", "\\n") if one_line else text
+
+
 class Console:
     """Plain lines when not on a TTY (CI, pipes); rich tables when a person is watching."""
 
@@ -206,25 +198,29 @@ class Console:
             self._rich_console = RichConsole(file=self.stream, highlight=False)
 
     def line(self, text: str) -> None:
-        text = redact(text)
+        text = terminal_safe(text)
         if self._rich_console is not None:
-            self._rich_console.print(text, markup=False)
+            from rich.text import Text
+
+            self._rich_console.print(Text(text))
         else:
             print(text, file=self.stream, flush=True)
 
     def event(self, host: str, message: str) -> None:
-        self.line(f"[{host}] {message}")
+        self.line(terminal_safe(f"[{host}] {message}", one_line=True))
 
     def table(self, title: str, columns: list[str], rows: list[list[str]]) -> None:
-        rows = [[redact(c) for c in row] for row in rows]
+        title = terminal_safe(title, one_line=True)
+        rows = [[terminal_safe(c) for c in row] for row in rows]
         if self._rich_console is not None:
             from rich.table import Table
+            from rich.text import Text
 
-            t = Table(title=title)
+            t = Table(title=Text(title))
             for c in columns:
-                t.add_column(c)
+                t.add_column(Text(c))
             for row in rows:
-                t.add_row(*row)
+                t.add_row(*(Text(c) for c in row))
             self._rich_console.print(t)
             return
         widths = [max(len(c), *(len(r[i]) for r in rows)) if rows else len(c) for i, c in enumerate(columns)]

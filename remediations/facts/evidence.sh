@@ -1,8 +1,12 @@
 # fix502 evidence script: everything the diagnosis needs, read in ONE ssh command.
 # POSIX sh (runs under dash); needs nothing but coreutils/procps/iproute2 on the target.
-# Usage: sh evidence.sh SITE_URL [LOG_LINES]             everything but WordPress's own data
-#        sh evidence.sh SITE_URL LOG_LINES wpdata WP_ROOT  only WordPress's data (second round trip)
-# Output: sections, each introduced by a line "==fix502:KIND[ ARG]==".
+# Usage: sh evidence.sh SITE_URL [LOG_LINES]                      everything but WordPress's own data
+#        sh evidence.sh SITE_URL LOG_LINES wpdata WP_ROOT USER      only WordPress's data (second round trip)
+# stdin: one line, the run's boundary (32 hex digits, random per run, chosen by the controller).
+# Output: sections, each introduced by "\n==fix502:BOUNDARY KIND[ ARG]==\n". The boundary is never in
+# argv (every local user can read /proc/*/cmdline) and never given to another program, so nothing
+# the host prints (logs, nginx -T, file names a web user chose) can start or end a section.
+# File names from directories the web user can write are printed C-quoted (stat %N, LC_ALL=C).
 # Cost matters (a fleet diagnosis runs this on every host at once, on the hosts' own CPUs): the
 # expensive readers (apache2ctl, php-fpm -t, php loading WordPress) only run when their answer can
 # matter, and each says so in its section when it was skipped.
@@ -10,6 +14,15 @@
 # Test hooks (never set on a real host): FIX502_ROOT prefixes every default path,
 # FIX502_PROBE_ADDR overrides the address the probe connects to.
 
+B=
+IFS= read -r B
+case $B in
+    *[!0-9a-f]* | '') B=x ;;
+esac
+if [ ${#B} -ne 32 ]; then
+    echo "fix502: no section boundary on stdin (32 hex digits expected)" >&2
+    exit 2
+fi
 url=$1
 lines=${2:-400}
 case $lines in '' | *[!0-9]*) lines=400 ;; esac
@@ -28,7 +41,7 @@ trap 'rm -rf "$tmpd"' EXIT
 : >"$tmpd/unix"
 : >"$tmpd/roots"
 
-sec() { printf '==fix502:%s==\n' "$*"; }
+sec() { printf '\n==fix502:%s %s==\n' "$B" "$*"; }
 note() { printf '%s\n' "$*" >>"$tmpd/notes"; }
 rc() { sec "rc $1"; echo "$2"; }
 # print a file as its own section and remember it for the stat list at the end
@@ -37,7 +50,6 @@ showfile() {
     if [ -r "$1" ]; then
         sec "file $1"
         cat "$1"
-        echo
         echo "$1" >>"$tmpd/files"
     else
         note "cannot read $1"
@@ -71,9 +83,28 @@ AWKUNQ='function unq(s) {
 
 # WordPress's own data (active plugins, theme) through its own loader: costs a PHP start and a
 # database query, so fix502 asks for it in a second round trip, only when the site is not healthy.
+# The site's code is whatever a compromised site made it: it never runs as root, only as the user
+# PHP-FPM already runs it as on every request ($2, chosen by the controller from the pool), through
+# setpriv (util-linux: no PAM session, no shell, no new privileges), within a timeout.
 wpdata() {
     if ! command -v php >/dev/null 2>&1; then
         echo "error=php-cli not installed"
+        return 0
+    fi
+    if ! command -v setpriv >/dev/null 2>&1; then
+        echo "error=setpriv (util-linux) not installed: WordPress's code is never run as root"
+        return 0
+    fi
+    wu=$(id -u -- "$2" 2>/dev/null)
+    wg=$(id -g -- "$2" 2>/dev/null)
+    case $wu$wg in
+        '' | *[!0-9]*)
+            echo "error=no user to run WordPress's code as (got '$2'): it is never run as root"
+            return 0
+            ;;
+    esac
+    if [ "$wu" -eq 0 ] || [ "$wg" -eq 0 ]; then
+        echo "error=refusing to run WordPress's code as root (user '$2')"
         return 0
     fi
     # SHORTINIT loads wp-config.php and $wpdb but no plugin or theme: safe even when a plugin is the fault.
@@ -95,14 +126,15 @@ $d = array("active_plugins" => get_option("active_plugins"), "template" => get_o
     "stylesheet" => get_option("stylesheet"));
 echo "data=", json_encode($d), "\n";
 $GLOBALS["fix502_ok"] = true;'
-    (cd "$1" && FIX502_HOST=$host $T php -d display_errors=0 -d log_errors=0 -r "$code" 2>/dev/null |
+    (cd "$1" && FIX502_HOST=$host $T setpriv --reuid="$wu" --regid="$wg" --init-groups --no-new-privs -- \
+        php -d display_errors=0 -d log_errors=0 -r "$code" </dev/null 2>/dev/null |
         grep -E '^(data|error)=' | head -n 1 | cut -c1-8000)
 }
 
 if [ "$mode" = wpdata ]; then
     sec wpdata
-    if [ -f "$4/wp-load.php" ]; then wpdata "$4"; else echo "error=no wp-load.php in $4"; fi
-    sec end
+    if [ -f "$4/wp-load.php" ]; then wpdata "$4" "${5:-}"; else echo "error=no wp-load.php in $4"; fi
+    sec wpend
     exit 0
 fi
 
@@ -287,6 +319,19 @@ for d in "$R"/etc/php/*/fpm; do
     sec "fpm $v"
     echo "binary=$bin"
     echo "installed=$([ -x "$bin" ] && echo yes || echo no)"
+    # owner and mode of the binary's real path and of every directory above it: fix502 runs it as
+    # root only when all are root's alone (remediations/facts/trust.py decides)
+    real=$(readlink -f -- "$bin" 2>/dev/null)
+    echo "binary_real=$real"
+    if [ -n "$real" ]; then
+        set -- "$real"
+        a=${real%/*}
+        while [ -n "$a" ]; do
+            set -- "$@" "$a"
+            a=${a%/*}
+        done
+        stat -L -c 'binary_stat=%u|%a|%F|%n' -- "$@" / 2>/dev/null
+    fi
     echo "conf=$conf"
     echo "init=$init"
     echo "pidfile=$pidf"
@@ -401,11 +446,11 @@ if [ -z "$root" ]; then
     echo "root="
 else
     echo "root=$root"
-    echo "version=$(sed -n "s/^\$wp_version[[:space:]]*=[[:space:]]*'\([^']*\)'.*/\1/p" "$root/wp-includes/version.php" 2>/dev/null)"
+    # the first match only: a second "$wp_version = '...'" line must not add a line of its own
+    echo "version=$(sed -n "/^\$wp_version[[:space:]]*=/{s/^[^']*'\([^']*\)'.*/\1/p;q;}" "$root/wp-includes/version.php" 2>/dev/null)"
     wc=$root/wp-content
-    stat -c 'plugin=%Y|%n' "$wc"/plugins/* 2>/dev/null | sed 's#|.*/#|#'
-    for e in "$wc"/mu-plugins/*; do [ -e "$e" ] && echo "mu=${e##*/}"; done
-    for e in "$wc"/plugins.fix502-*; do [ -e "$e" ] && echo "parked=${e##*/}"; done
+    # the web user names these: C-quoted (QUOTING_STYLE=c, LC_ALL=C), one line each whatever they hold
+    LC_ALL=C QUOTING_STYLE=c stat -c 'entry=%Y|%N' -- "$wc"/plugins/* "$wc"/mu-plugins/* "$wc"/plugins.fix502-* 2>/dev/null
     echo "deferred=yes"  # active plugins and theme: wpdata mode, a second round trip when unhealthy
 fi
 

@@ -114,6 +114,14 @@ class FpmService:
     pools: list[FpmPool] = field(default_factory=list)
     xdebug_ini: str | None = None  # conf.d file enabling xdebug for the FPM SAPI, if any
     worker_rss_kb: list[int] = field(default_factory=list)
+    # Why ``binary`` must not be run (remediations.facts.trust), None once the evidence proved it
+    # root-owned, writable by root only and outside every web root: untrusted until then.
+    binary_problem: str | None = "owner and mode of the binary were not reported"
+
+    @property
+    def binary_trusted(self) -> bool:
+        """Whether fix502 may run ``binary`` (``-t``) as root; when False, escalate instead."""
+        return self.binary_problem is None
 
     @property
     def running(self) -> bool:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 
 from remediations.endpoint import Endpoint
+from remediations.errors import CommandFailed
 from remediations.facts import site
 from remediations.facts.model import (
     Directive,
@@ -30,7 +31,25 @@ from remediations.facts.model import (
 from remediations.facts.nginx_tree import NginxStmt, parse_nginx_file, walk_nginx
 from remediations.nginxconf import NginxSyntaxError
 
-MARKER = re.compile(r"^==fix502:(\S+)(?: (.*))?==$")
+BOUNDARY = re.compile(r"[0-9a-f]{32}")
+
+
+def marker(boundary: str) -> re.Pattern[str]:
+    """A section header ``\n==fix502:BOUNDARY KIND[ ARG]==\n`` for this run's boundary only.
+
+    The boundary is a random token the controller hands the script on stdin (never in argv, which
+    every local user can read in /proc), so nothing the host prints — a log line a web user wrote,
+    a plugin directory name, ``nginx -T`` — can start or end a section."""
+    if not BOUNDARY.fullmatch(boundary):
+        raise ValueError("an evidence boundary is 32 lowercase hex digits")
+    return re.compile(r"\n==fix502:" + boundary + r" ([a-z][a-z0-9-]*)(?: ([^\n]*))?==\n")
+
+
+class EvidenceError(CommandFailed):
+    """The evidence output is not what the script prints (a section twice, a bad boundary):
+    refuse the whole of it rather than guess which copy is true."""
+
+    kind = "bad-evidence"
 
 
 @dataclass(frozen=True)
@@ -40,29 +59,37 @@ class Section:
     body: str
 
 
-def split_sections(output: str) -> list[Section]:
-    """Cut the script's output at its ``==fix502:KIND ARG==`` markers (text before the first is dropped)."""
+def split_sections(output: str, boundary: str) -> list[Section]:
+    """Cut the script's output at this run's markers (text before the first is dropped).
+
+    Each marker is printed on its own line with a newline before it, so a body is exactly the bytes
+    the host printed between two markers, whether or not it ended with a newline."""
     sections: list[Section] = []
-    kind: str | None = None
-    arg = ""
-    buf: list[str] = []
-    for line in output.splitlines():
-        m = MARKER.match(line)
-        if m:
-            if kind is not None:
-                sections.append(Section(kind, arg, "\n".join(buf)))
-            kind, arg, buf = m.group(1), m.group(2) or "", []
-        elif kind is not None:
-            buf.append(line)
-    if kind is not None:
-        sections.append(Section(kind, arg, "\n".join(buf)))
+    text = "\n" + output
+    last: tuple[str, str, int] | None = None
+    for m in marker(boundary).finditer(text):
+        if last is not None:
+            sections.append(Section(last[0], last[1], text[last[2] : m.start()]))
+        last = (m.group(1), m.group(2) or "", m.end())
+    if last is not None:
+        sections.append(Section(last[0], last[1], text[last[2] :]))
     return sections
 
 
+def frame(sections: Iterable[tuple[str, str, str]], boundary: str) -> str:
+    """The inverse of :func:`split_sections`: ``(kind, arg, body)`` triples as the script prints them
+    (bodies verbatim).  For tests and fixtures; the script itself frames with ``sec()``."""
+    marker(boundary)
+    return "".join(f"\n==fix502:{boundary} {kind}{' ' + arg if arg else ''}==\n{body}" for kind, arg, body in sections)
+
+
 def parse_kv(body: str) -> dict[str, list[str]]:
-    """``key=value`` lines; a key may repeat (``plugin=``), so every value is kept in order."""
+    """``key=value`` lines; a key may repeat (``plugin=``), so every value is kept in order.
+
+    Lines end at ``\n`` only: ``str.splitlines`` also splits at \\x1c, \\x85, U+2028..., which a
+    site title or file name may contain to invent a ``key=`` line."""
     out: dict[str, list[str]] = {}
-    for line in body.splitlines():
+    for line in body.split("\n"):
         key, sep, value = line.partition("=")
         if sep and key and " " not in key:
             out.setdefault(key, []).append(value)
@@ -648,20 +675,68 @@ def parse_meminfo(body: str) -> Resources:
 
 # ---- WordPress ----------------------------------------------------------------------------------
 RECENT_SECONDS = 48 * 3600
+C_ESCAPES = {"a": 7, "b": 8, "f": 12, "n": 10, "r": 13, "t": 9, "v": 11, "\\": 92, '"': 34, "'": 39, "?": 63}
 
 
-def parse_wordpress(body: str, now: float) -> WordPress:
-    kv = parse_kv(body)
-    wp = WordPress(root=_first(kv, "root") or None, version=_first(kv, "version") or None)
-    for entry in kv.get("plugin", []):
-        mtime, _, name = entry.partition("|")
+def c_unquote(text: str) -> str | None:
+    """The first ``"..."`` of GNU ``QUOTING_STYLE=c`` output (``stat -c %N`` under ``LC_ALL=C``):
+    C escapes and octal bytes, so a file name with a newline or ESC in it stays on one line.
+    None when ``text`` does not start with a complete quoted string."""
+    if not text.startswith('"'):
+        return None
+    out = bytearray()
+    i = 1
+    while i < len(text):
+        ch = text[i]
+        if ch == '"':
+            return out.decode("utf-8", "replace")
+        if ch != "\\":
+            out += ch.encode("utf-8", "replace")
+            i += 1
+            continue
+        octal = re.match(r"[0-7]{1,3}", text[i + 1 : i + 4])
+        if octal:
+            out.append(int(octal.group(0), 8) & 0xFF)
+            i += 1 + len(octal.group(0))
+        elif text[i + 1 : i + 2] in C_ESCAPES:
+            out.append(C_ESCAPES[text[i + 1]])
+            i += 2
+        else:
+            return None
+    return None
+
+
+def _wp_entries(wp: WordPress, kv: dict[str, list[str]], now: float) -> None:
+    """``entry=MTIME|"PATH"`` (stat, C-quoted) for plugins, mu-plugins and parked plugin dirs;
+    the older ``plugin=MTIME|NAME``, ``mu=NAME``, ``parked=NAME`` lines of captured fixtures too."""
+    plugins = [tuple(e.partition("|")[::2]) for e in kv.get("plugin", [])]
+    wc = (wp.root or "") + "/wp-content"
+    for entry in kv.get("entry", []):
+        mtime, _, quoted = entry.partition("|")
+        path = c_unquote(quoted)
+        if path is None or not wp.root:
+            continue
+        parent, _, name = path.rpartition("/")
+        if parent == wc + "/plugins":
+            plugins.append((mtime, name))
+        elif parent == wc + "/mu-plugins":
+            wp.mu_plugins.append(name)
+        elif parent == wc and name.startswith("plugins.fix502-"):
+            wp.plugins_parked.append(name)
+    for mtime, name in plugins:
         if name == "index.php":  # WordPress's "silence is golden" file, not a plugin
             continue
         wp.plugin_dirs.append(name)
         if mtime.isdigit() and now - int(mtime) <= RECENT_SECONDS:
             wp.plugins_recent.append((name, float(mtime)))
-    wp.mu_plugins = list(kv.get("mu", []))
-    wp.plugins_parked = list(kv.get("parked", []))
+    wp.mu_plugins += kv.get("mu", [])
+    wp.plugins_parked += kv.get("parked", [])
+
+
+def parse_wordpress(body: str, now: float) -> WordPress:
+    kv = parse_kv(body)
+    wp = WordPress(root=_first(kv, "root") or None, version=_first(kv, "version") or None)
+    _wp_entries(wp, kv, now)
     data = _first(kv, "data")
     if data is not None:
         try:

@@ -10,11 +10,14 @@ all here, where it is tested against captured output.
 
 from __future__ import annotations
 
+import secrets
 import shlex
 from dataclasses import dataclass, field
 from importlib import resources
 
+from remediations import redact
 from remediations.facts import parsers as p
+from remediations.facts import trust
 from remediations.facts.model import (
     FpmService,
     HostFacts,
@@ -33,16 +36,67 @@ def evidence_script() -> str:
     return resources.files("remediations.facts").joinpath(SCRIPT_NAME).read_text(encoding="utf-8")
 
 
+def new_boundary() -> str:
+    """A fresh section boundary for one diagnosis: send it as :func:`evidence_stdin` with both round
+    trips and give it to :func:`parse_evidence`.  Never put it in a command line."""
+    return secrets.token_hex(16)
+
+
+def evidence_stdin(boundary: str) -> str:
+    """What the script reads on stdin before it prints anything: the run's boundary."""
+    p.marker(boundary)
+    return boundary + "\n"
+
+
+def frame(sections: list[tuple[str, str, str]], boundary: str) -> str:
+    """Evidence text as the script prints it, from ``(kind, arg, body)`` triples (bodies verbatim):
+    the one way tests and fixtures build evidence."""
+    return p.frame(sections, boundary)
+
+
 def evidence_command(site_url: str, log_lines: int = 400) -> str:
-    """The first round trip; every value is quoted so a hostile URL cannot break out of it."""
+    """The first round trip; every value is quoted so a hostile URL cannot break out of it.
+    Run it with ``stdin=evidence_stdin(boundary)``."""
     return _script_command(site_url, str(int(log_lines)))
 
 
-def wordpress_command(site_url: str, wp_root: str) -> str:
-    """The second round trip, only for an unhealthy site: WordPress's active plugins and theme.
+def wordpress_command(site_url: str, wp_root: str, run_as: str = "") -> str:
+    """The second round trip, only for an unhealthy site: WordPress's active plugins and theme,
+    read by the site's own code run as ``run_as`` (never root: the script refuses uid 0).
 
-    Append its output to the first one's and parse the whole again."""
-    return _script_command(site_url, "0", "wpdata", wp_root)
+    Send the same boundary on stdin, append its output to the first one's and parse the whole again."""
+    return _script_command(site_url, "0", "wpdata", wp_root, run_as)
+
+
+def site_user(facts: HostFacts) -> str:
+    """Whom WordPress's own code may run as (the ``wpdata`` round trip, the theme switch): the user
+    PHP-FPM already runs it as for every request — the pool the web server points at, else the only
+    pool user there is, else the web server's workers (mod_php).  Running it as the files' owner
+    instead could hand a compromised site a user it does not have (a deploy account).  Never root:
+    "" when nobody else fits, and the host refuses to run it."""
+    targets = [t.endpoint for t in facts.web.fastcgi_targets]
+    pools = [pool for svc in facts.fpm for pool in svc.pools]
+    behind = [p for p in pools if p.endpoint is not None and any(p.endpoint.accepts(t) for t in targets)]
+    for candidates in (behind, pools):
+        users = {p.user for p in candidates if p.user}
+        if len(users) == 1:
+            (user,) = users
+            return user if user not in ("root", "0") else ""
+    user = facts.web.user or ""
+    return user if user not in ("root", "0") else ""
+
+
+def as_site_user(facts: HostFacts, argv: tuple[str, ...]) -> tuple[str, ...] | None:
+    """``argv`` wrapped to run as :func:`site_user` (setpriv: that user's uid, primary group and
+    groups, no new privileges, 60 s at most); None when there is nobody but root to run it as."""
+    user = site_user(facts)
+    if not user or user.startswith("-") or not user.replace("-", "").replace("_", "").replace(".", "").isalnum():
+        return None
+    group = next((p.group for svc in facts.fpm for p in svc.pools if p.user == user and p.group), user)
+    if group in ("root", "0") or group.startswith("-"):
+        return None
+    wrap = ("setpriv", f"--reuid={user}", f"--regid={group}", "--init-groups", "--no-new-privs", "--")
+    return (*wrap, "timeout", "60", *argv)
 
 
 def _script_command(*args: str) -> str:
@@ -73,10 +127,21 @@ def _file_text(body: str) -> str:
     return "\n".join(lines) + "\n" if lines else ""
 
 
+def _once(seen: set[tuple[str, str]], s: p.Section) -> None:
+    """Each section but a config file appears once; a second copy is refused, never an override."""
+    key = (s.kind, s.arg)
+    if key in seen:
+        raise p.EvidenceError(f"evidence has two '{' '.join(filter(None, key))}' sections: refusing it")
+    seen.add(key)
+
+
 def _collect(sections: list[p.Section]) -> _Collected:
     c = _Collected()
     owner: str | None = None
+    seen: set[tuple[str, str]] = set()
     for s in sections:
+        if s.kind != "file":
+            _once(seen, s)
         if s.kind == "cmd":
             c.cmds[s.arg] = s.body
             if s.arg == "nginx-T":
@@ -97,11 +162,11 @@ def _collect(sections: list[p.Section]) -> _Collected:
         elif s.kind == "file":
             text = _file_text(s.body)
             if owner == "nginx":
-                c.nginx_files[s.arg] = text
+                _add_file(c.nginx_files, s.arg, text)
             elif owner == "apache":
-                c.apache_files[s.arg] = text
+                _add_file(c.apache_files, s.arg, text)
             elif owner is not None and owner.startswith("fpm "):
-                c.fpm_files.setdefault(owner[4:], {})[s.arg] = text
+                _add_file(c.fpm_files.setdefault(owner[4:], {}), s.arg, text)
         elif s.kind == "fpm":
             c.fpm_kv[s.arg] = p.parse_kv(s.body)
             c.fpm_files.setdefault(s.arg, {})
@@ -113,6 +178,14 @@ def _collect(sections: list[p.Section]) -> _Collected:
             c.singles[s.kind] = s.body
             owner = None
     return c
+
+
+def _add_file(files: dict[str, str], path: str, text: str) -> None:
+    """An include glob may name a file twice (same text); two different texts for one path cannot
+    both be true."""
+    if files.get(path, text) != text:
+        raise p.EvidenceError(f"evidence has two different copies of {path}: refusing it")
+    files[path] = text
 
 
 def _service_procs(procs: list[p.Proc], pidfile: p.PidFile | None, comms: tuple[str, ...]) -> tuple[bool, list[p.Proc]]:
@@ -226,7 +299,7 @@ def _choose_web(c: _Collected, procs: list[p.Proc], probe: HttpProbe | None, not
     return chosen
 
 
-def _fpm(version: str, c: _Collected, procs: list[p.Proc], now: float) -> FpmService:
+def _fpm(version: str, c: _Collected, procs: list[p.Proc], now: float, roots: list[str]) -> FpmService:
     kv = c.fpm_kv[version]
 
     def get(key: str) -> str | None:
@@ -252,6 +325,7 @@ def _fpm(version: str, c: _Collected, procs: list[p.Proc], now: float) -> FpmSer
         emergency_restart_interval=ini.globals.get("emergency_restart_interval"),
         pools=ini.pools,
     )
+    svc.binary_problem = trust.binary_problem(svc.binary, get("binary_real"), kv.get("binary_stat"), roots)
     pid = get("pid")
     alive = get("pid_alive") == "yes" and "php-fpm" in (get("pid_comm") or "php-fpm")
     if pid and pid.isdigit() and alive:
@@ -284,17 +358,21 @@ def _fpm(version: str, c: _Collected, procs: list[p.Proc], now: float) -> FpmSer
     return svc
 
 
-def _wordpress_body(c: _Collected) -> str:
+def _wordpress_body(c: _Collected, notes: list[str]) -> str:
     """The second round trip's ``wpdata`` section answers what the first one deferred."""
     body = c.singles["wordpress"]
+    if "wpdata" in c.singles and "wpend" not in c.singles:
+        notes.append("WordPress data output is incomplete (no wpend marker): the second round trip was cut short")
     if "wpdata" in c.singles:
         body = "\n".join(ln for ln in body.splitlines() if ln != "deferred=yes") + "\n" + c.singles["wpdata"]
     return body
 
 
-def parse_evidence(output: str, *, since: float | None = None, window_seconds: int = 900) -> HostFacts:
-    """Everything the evidence script printed, as one value (pure: replayable from a fixture)."""
-    sections = p.split_sections(output)
+def parse_evidence(output: str, boundary: str, *, since: float | None = None, window_seconds: int = 900) -> HostFacts:
+    """Everything the evidence script printed, framed with this run's ``boundary``, as one value
+    (pure: replayable from a fixture).  Raises :class:`~remediations.facts.parsers.EvidenceError`
+    when a section appears twice."""
+    sections = p.split_sections(output, boundary)
     c = _collect(sections)
     notes: list[str] = []
     if "end" not in c.singles:
@@ -310,7 +388,10 @@ def parse_evidence(output: str, *, since: float | None = None, window_seconds: i
     probe = p.parse_probe(c.singles["probe"]) if "probe" in c.singles else None
     procs = p.parse_ps(c.singles.get("ps", ""))
     web = _choose_web(c, procs, probe, notes)
-    fpm = [_fpm(v, c, procs, meta.now) for v in c.fpm_kv]
+    wordpress = p.parse_wordpress(_wordpress_body(c, notes), meta.now) if "wordpress" in c.singles else WordPress()
+    roots = [d.args[0] for d in web.roots if d.args] + ([wordpress.root] if wordpress.root else [])
+    fpm = [_fpm(v, c, procs, meta.now, roots) for v in c.fpm_kv]
+    notes += [f"{s.binary} will not be run: {s.binary_problem}" for s in fpm if s.binary_problem]
 
     sockets, missing = p.parse_stat(c.singles.get("sockets", ""))
     tcp: list[TcpListener] = []
@@ -351,7 +432,7 @@ def parse_evidence(output: str, *, since: float | None = None, window_seconds: i
     for per_version in c.fpm_files.values():
         files.update(per_version)
 
-    return HostFacts(
+    facts = HostFacts(
         now=meta.now,
         tz=meta.tz,
         web=web,
@@ -362,7 +443,7 @@ def parse_evidence(output: str, *, since: float | None = None, window_seconds: i
         log_window_start=window_start,
         dmesg_readable=dmesg_readable,
         resources=p.parse_meminfo(c.singles["meminfo"]) if "meminfo" in c.singles else Resources(),
-        wordpress=p.parse_wordpress(_wordpress_body(c), meta.now) if "wordpress" in c.singles else WordPress(),
+        wordpress=wordpress,
         local_probe=probe,
         files=files,
         file_meta=p.parse_file_meta(c.singles.get("filemeta", "")),
@@ -370,3 +451,6 @@ def parse_evidence(output: str, *, since: float | None = None, window_seconds: i
         unix_listeners=unix,
         missing_paths=missing,
     )
+    # Whatever secret values this host showed are masked in everything fix502 prints from now on.
+    redact.remember_facts(facts)
+    return facts

@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from remediations.errors import Fix502Error, TransportError
+from remediations.facts.trust import vetted
 from remediations.fixes.base import Fix, FixContext, Probe, ProbeResult, Steps
 from remediations.plan import Plan
 from remediations.playbook import VerifySpec
@@ -53,7 +54,7 @@ class Session(Protocol):
 
 def plan_only(fix: Fix, ctx: FixContext, *, after_others: bool) -> FixResult:
     """Dry run: the first plan, exactly as it would be applied, and nothing else."""
-    plan = next(fix.steps(ctx))
+    plan = vetted(next(fix.steps(ctx)), ctx.facts)
     result = FixResult(fix.id, diff=plan.diffs(), plan=plan.render())
     notes = []
     if plan.empty:
@@ -74,7 +75,7 @@ class Driver:
     def run(self, fix: Fix, ctx: FixContext, verify: VerifySpec, rollback: str) -> FixResult:
         result = FixResult(fix.id)
         steps = fix.steps(ctx)
-        plan = next(steps)
+        plan = vetted(next(steps), ctx.facts)  # never run a binary the host named unless proven root's
         result.plan = plan.render()
         if plan.escalate is not None:
             result.escalated, result.note = True, plan.escalate
@@ -129,7 +130,7 @@ class Driver:
             self.session.apply(plan, fix.id)
             probe = self._probe(fix.verify(ctx), verify, result)
             try:
-                plan = steps.send(probe)
+                plan = vetted(steps.send(probe), ctx.facts)
             except StopIteration as stop:
                 if stop.value:
                     result.note = str(stop.value)

@@ -8,6 +8,7 @@ theme code); the journal keeps the inverse command, so rollback switches back.
 
 from __future__ import annotations
 
+from remediations.facts.script import as_site_user
 from remediations.fixes.base import Fix, FixContext, register
 from remediations.plan import Command, Plan
 
@@ -36,13 +37,18 @@ class FallbackTheme(Fix):
         if wp.template == theme and wp.stylesheet == theme:
             return Plan.noop(self.id, f"the theme is already {theme}")
         root, template, stylesheet = wp.root or "", wp.template or "", wp.stylesheet or wp.template or ""
+        # WordPress's code is the site's (maybe a compromised one's): only ever as its PHP user
+        forward = as_site_user(ctx.facts, ("php", "-r", SET_THEME, root, theme, theme))
+        undo = as_site_user(ctx.facts, ("php", "-r", SET_THEME, root, template, stylesheet))
+        if forward is None or undo is None:
+            return Plan(self.id, "theme not switched", escalate="no non-root user to run WordPress's code as")
         return Plan(
             self.id,
             f"switch theme {stylesheet} → {theme}",
             [
                 Command(
-                    ("php", "-r", SET_THEME, root, theme, theme),
-                    ("php", "-r", SET_THEME, root, template, stylesheet),
+                    forward,
+                    undo,
                     f"the site fails with every plugin disabled; try the default theme {theme}",
                 ),
             ],

@@ -40,6 +40,8 @@ class RestartFpm(Fix):
                 f"{svc.service} cannot start: its configuration is invalid",
                 f"{svc.binary} -t: " + (errors[0] if errors else svc.config_test_output.strip()),
             )
+        if not svc.binary_trusted:  # a path the host named: never run as root unless proven root's alone
+            return Plan(self.id, f"{svc.service} not started", escalate=f"{svc.binary} not run: {svc.binary_problem}")
         ops: list[Op] = []
         for p in pool_endpoints(facts):
             if (

@@ -13,10 +13,11 @@ import sys
 import time
 from pathlib import Path
 
-from remediations.facts.script import evidence_command, parse_evidence, wordpress_command
+from remediations.facts.script import evidence_command, evidence_stdin, parse_evidence, site_user, wordpress_command
 from remediations.inventory import load_inventory
 from remediations.transport import connect
 from tests.lab import capture, faults, lab
+from tests.unit.evidence_text import FIXTURE_BOUNDARY
 
 OUT = Path(__file__).resolve().parents[1] / "unit" / "fixtures" / "evidence"
 
@@ -26,15 +27,18 @@ def collect(host: lab.LabHost) -> str:
     target = inv.select(host=host.name, group=None, limit=None)[0]
     t = connect(target)
     try:
-        out = t.run(evidence_command(host.url), timeout=90).stdout
-        facts = parse_evidence(out)
+        # framed with the fixture boundary, the one the unit tier parses captures with
+        stdin = evidence_stdin(FIXTURE_BOUNDARY)
+        out = t.run(evidence_command(host.url), stdin=stdin, timeout=90).stdout
+        facts = parse_evidence(out, FIXTURE_BOUNDARY)
         if (
             facts.wordpress.root
             and facts.wordpress.data_deferred
             and facts.local_probe
             and facts.local_probe.status != 200
         ):
-            out += t.run(wordpress_command(host.url, facts.wordpress.root), timeout=60).stdout
+            command = wordpress_command(host.url, facts.wordpress.root, site_user(facts))
+            out += t.run(command, stdin=stdin, timeout=60).stdout
         return out
     finally:
         t.close()

@@ -25,7 +25,7 @@ from ruamel.yaml import YAML
 
 from remediations.facts.model import HostFacts, HttpProbe
 from remediations.facts.script import parse_evidence
-from tests.unit.evidence_text import RawSection, render
+from tests.unit.evidence_text import FIXTURE_BOUNDARY, RawSection, render
 
 CORPUS = Path(__file__).parent / "fixtures" / "corpus"
 LAB_FILES = CORPUS / "captured" / "lab"
@@ -192,7 +192,11 @@ def _fpm_sections(spec: dict[str, Any]) -> tuple[list[RawSection], list[str]]:
     state = spec.get("state", "running")
     conf = FPM_CONF if version == "8.2" else f"/etc/php/{version}/fpm/php-fpm.conf"
     pid = spec.get("master_pid", FPM_PID if version == "8.2" else FPM_PID - 100)
-    kv = [f"binary=/usr/sbin/php-fpm{version}", "installed=yes", f"conf={conf}", "init=sysv"]
+    binary = f"/usr/sbin/php-fpm{version}"
+    kv = [f"binary={binary}", "installed=yes", f"binary_real={binary}"]
+    # what the script prints for a Debian package's binary: root's alone, so fix502 may run it
+    kv += [f"binary_stat=0|755|regular file|{binary}", "binary_stat=0|755|directory|/usr/sbin"]
+    kv += ["binary_stat=0|755|directory|/usr", "binary_stat=0|755|directory|/", f"conf={conf}", "init=sysv"]
     kv += [f"pidfile={LAB}/run/php-fpm.pid", f"error_log={LOG_SOURCES['fpm']}"]
     ps: list[str] = []
     if state == "running":
@@ -308,7 +312,7 @@ def build_facts(case: dict[str, Any]) -> HostFacts:
     """The case's host as the real parser reads it (plus the controller's remote probe)."""
     f = case.get("facts", {})
     window = int(f.get("now", NOW)) - int(f.get("log_window_start", WINDOW_START))
-    facts = parse_evidence(evidence_for(case), window_seconds=window)
+    facts = parse_evidence(evidence_for(case), FIXTURE_BOUNDARY, window_seconds=window)
     facts.remote_probe = _remote_probe(f.get("remote_probe"), f.get("web", {}).get("kind", "nginx"))
     return facts
 

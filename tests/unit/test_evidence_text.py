@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from remediations.facts.script import parse_evidence
-from tests.unit.evidence_text import render, sections_of
+from tests.unit.evidence_text import parse, render, sections_of
 
 FULL = sorted((Path(__file__).parent / "fixtures" / "facts" / "full").glob("*.txt"))
 
@@ -18,4 +17,4 @@ def test_render_round_trips_a_real_capture(path: Path) -> None:
     text = path.read_text(encoding="utf-8")
     sections = sections_of(text)
     assert len(sections) > 20 and {k for k, _a, _b in sections} >= {"meta", "probe", "cmd", "file", "log", "end"}
-    assert parse_evidence(render(sections), window_seconds=10**9) == parse_evidence(text, window_seconds=10**9)
+    assert parse(render(sections), window_seconds=10**9) == parse(text, window_seconds=10**9)

@@ -278,10 +278,13 @@ def test_wordpress_data_and_error() -> None:
 
 
 def test_split_sections_and_tz() -> None:
-    secs = p.split_sections("junk\n==fix502:meta==\nnow=5\n==fix502:log /a b==\nx\n\n==fix502:end==\n")
+    b = "ab" * 16
+    text = f"junk\n\n==fix502:{b} meta==\nnow=5\n\n==fix502:{b} log /a b==\nx\n\n\n==fix502:{b} end==\n"
+    secs = p.split_sections(text, b)
     assert [(s.kind, s.arg, s.body) for s in secs] == [
-        ("meta", "", "now=5"),
-        ("log", "/a b", "x\n"),
+        ("meta", "", "now=5\n"),
+        ("log", "/a b", "x\n\n"),
         ("end", "", ""),
     ]
+    assert p.frame([(s.kind, s.arg, s.body) for s in secs], b) == text[len("junk\n") :]
     assert p.tzinfo_of("-0530").utcoffset(None).total_seconds() == -(5 * 3600 + 30 * 60)  # type: ignore[union-attr]

@@ -13,7 +13,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from remediations.facts.script import evidence_command, evidence_script, parse_evidence
+from remediations.facts.script import evidence_command, evidence_script
+from tests.unit.evidence_text import FIXTURE_BOUNDARY, parse
 
 FULL = Path(__file__).parent / "fixtures" / "facts" / "full"
 LAB = "/tmp/fix502facts/root"
@@ -25,7 +26,7 @@ def capture(name: str) -> str:
 
 
 def test_nginx_with_killed_fpm_master() -> None:
-    f = parse_evidence(capture("nginx_fpm_killed.txt"))
+    f = parse(capture("nginx_fpm_killed.txt"))
     assert f.tz == "+0000" and f.now > 1.7e9
     assert f.local_probe is not None and f.local_probe.status == 502 and f.local_probe.wordpress is False
     assert f.web.kind == "nginx" and f.web.running and f.web.user == "www-data"
@@ -50,7 +51,7 @@ def test_nginx_with_killed_fpm_master() -> None:
 
 
 def test_nginx_healthy_window_starts_at_fpm_master_start() -> None:
-    f = parse_evidence(capture("nginx_healthy.txt"))
+    f = parse(capture("nginx_healthy.txt"))
     [svc] = f.fpm
     assert svc.state == "running" and svc.master_pid is not None and svc.master_started is not None
     assert svc.worker_rss_kb and all(kb > 1000 for kb in svc.worker_rss_kb)
@@ -64,15 +65,15 @@ def test_nginx_healthy_window_starts_at_fpm_master_start() -> None:
 
 def test_since_and_window_cut_logs() -> None:
     text = capture("nginx_fpm_killed.txt")
-    wide = parse_evidence(text, window_seconds=3600)
-    narrow = parse_evidence(text, since=wide.now - 10)
+    wide = parse(text, window_seconds=3600)
+    narrow = parse(text, since=wide.now - 10)
     assert narrow.log_window_start == wide.now - 10
     assert len(narrow.logs) < len(wide.logs)
     assert all(x.time is not None and x.time >= wide.now - 10 for x in narrow.logs)
 
 
 def test_apache_with_fpm_stopped() -> None:
-    f = parse_evidence(capture("apache_fpm_down.txt"))
+    f = parse(capture("apache_fpm_down.txt"))
     assert f.web.kind == "apache" and f.web.running and f.web.service == "apache2"
     assert {"php_module", "proxy_fcgi_module"} <= set(f.web.modules)
     [target] = f.web.fastcgi_targets
@@ -86,7 +87,7 @@ def test_apache_with_fpm_stopped() -> None:
 
 
 def test_everything_down_and_database_unreachable() -> None:
-    f = parse_evidence(capture("all_down.txt"))
+    f = parse(capture("all_down.txt"))
     assert f.local_probe is not None and f.local_probe.status is None and f.local_probe.error
     # (web.running is not asserted: with the lab's pid files gone, other developers' apache2 on the
     # same build machine counts as "a running apache2", exactly as it would on a real host)
@@ -97,7 +98,7 @@ def test_everything_down_and_database_unreachable() -> None:
 
 def test_truncated_output_is_noted() -> None:
     text = capture("nginx_healthy.txt")
-    f = parse_evidence(text[: text.index("==fix502:meminfo==")])
+    f = parse(text[: text.index(f"\n==fix502:{FIXTURE_BOUNDARY} meminfo==")])
     assert any("incomplete" in n for n in f.notes)
     assert f.resources.mem_total_kb is None
 
@@ -116,8 +117,10 @@ def test_no_secret_reaches_the_output(tmp_path: Path) -> None:
     )
     env = {**os.environ, "FIX502_ROOT": str(tmp_path), "FIX502_PROBE_ADDR": "127.0.0.209"}
     cmd = [dash, "-c", evidence_script(), "fix502-evidence", "http://wp.test:8089/", "20"]
-    out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120).stdout
-    assert parse_evidence(out).wordpress.version == "6.4.2"  # the root was really read
+    out = subprocess.run(
+        cmd, env=env, input=FIXTURE_BOUNDARY + "\n", capture_output=True, text=True, timeout=120
+    ).stdout
+    assert parse(out).wordpress.version == "6.4.2"  # the root was really read
     assert "labpass-9Kq" not in out and "lab-auth-key-7Zr" not in out and "DB_PASSWORD" not in out
 
 
@@ -146,8 +149,10 @@ def test_script_runs_under_dash_against_an_empty_root(tmp_path: Path) -> None:
         pytest.skip("dash not installed")
     env = {**os.environ, "FIX502_ROOT": str(tmp_path), "FIX502_PROBE_ADDR": "127.0.0.209"}
     cmd = [dash, "-c", evidence_script(), "fix502-evidence", "http://wp.test:8089/", "20"]
-    out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120).stdout
-    f = parse_evidence(out)
+    out = subprocess.run(
+        cmd, env=env, input=FIXTURE_BOUNDARY + "\n", capture_output=True, text=True, timeout=120
+    ).stdout
+    f = parse(out)
     assert not any("incomplete" in n for n in f.notes)
     assert f.now > 0 and f.resources.mem_total_kb
     assert f.local_probe is not None and f.local_probe.status is None

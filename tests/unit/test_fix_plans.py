@@ -20,6 +20,8 @@ from remediations.facts.script import parse_evidence
 from remediations.fixes import REGISTRY
 from remediations.fixes.base import FixContext, ProbeResult
 from remediations.plan import Plan
+from tests.unit.evidence_text import FIXTURE_BOUNDARY
+from tests.unit.fixtures.facts.reframe import reframe
 
 CASES = Path(__file__).parent / "fixes"
 EVIDENCE = Path(__file__).parent / "fixtures" / "evidence"
@@ -33,9 +35,11 @@ def load_case(path: Path) -> dict[str, Any]:
 def context(case: dict[str, Any]) -> FixContext:
     text = (EVIDENCE / f"{case['capture']}.txt").read_text()
     for old, new in case.get("patch", []):
+        # patches are written in the old ==fix502:KIND== framing: re-framed like the captures
+        old, new = reframe(old, FIXTURE_BOUNDARY), reframe(new, FIXTURE_BOUNDARY)
         assert old in text, f"patch target not in the capture: {old!r}"
         text = text.replace(old, new)
-    facts = parse_evidence(text, window_seconds=10**9)  # a capture's lines are all "recent"
+    facts = parse_evidence(text, FIXTURE_BOUNDARY, window_seconds=10**9)  # a capture's lines are all "recent"
     return FixContext("case", facts, classify(facts), dict(case.get("params", {})))
 
 
