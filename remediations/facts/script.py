@@ -13,6 +13,7 @@ from __future__ import annotations
 import secrets
 import shlex
 from dataclasses import dataclass, field
+from datetime import timezone
 from importlib import resources
 
 from remediations import redact
@@ -368,6 +369,35 @@ def _wordpress_body(c: _Collected, notes: list[str]) -> str:
     return body
 
 
+def _listeners(c: _Collected) -> tuple[list[TcpListener], dict[str, str]]:
+    """TCP listeners and unix socket listeners, from ss (or netstat where ss is missing)."""
+    if "ss-t" in c.cmds:
+        return p.parse_ss_tcp(c.cmds["ss-t"]), p.parse_ss_unix(c.cmds.get("ss-x", ""))
+    if "netstat-t" in c.cmds:
+        return p.parse_netstat_tcp(c.cmds["netstat-t"]), p.parse_netstat_unix(c.cmds.get("netstat-x", ""))
+    return [], {}
+
+
+def _window_logs(
+    c: _Collected, web: WebServer, tz: timezone, boot: float | None, start: float, notes: list[str]
+) -> tuple[list[LogLine], bool]:
+    """The log lines inside the window (this site's, FPM's, the kernel's) and whether dmesg could be read."""
+    logs: list[LogLine] = []
+    for source, body in c.logs:
+        if source in web.foreign_logs:  # another site's own error log: its 502s are not this site's
+            continue
+        logs.extend(line for line in p.parse_log(source, body, tz) if line.time is not None and line.time >= start)
+    dmesg_body = c.cmds.get("dmesg")
+    dmesg_readable = dmesg_body is not None and c.rcs.get("dmesg") == 0
+    if dmesg_body is not None and not dmesg_readable:
+        first = next((line for line in dmesg_body.splitlines() if line.strip()), "no output")
+        notes.append(f"dmesg unreadable: {first.strip()}")
+    elif dmesg_body is not None:
+        kernel = p.parse_log("dmesg", dmesg_body, tz, boot)
+        logs.extend(line for line in kernel if line.time is not None and line.time >= start)
+    return logs, dmesg_readable
+
+
 def parse_evidence(output: str, boundary: str, *, since: float | None = None, window_seconds: int = 900) -> HostFacts:
     """Everything the evidence script printed, framed with this run's ``boundary``, as one value
     (pure: replayable from a fixture).  Raises :class:`~remediations.facts.parsers.EvidenceError`
@@ -394,14 +424,7 @@ def parse_evidence(output: str, boundary: str, *, since: float | None = None, wi
     notes += [f"{s.binary} will not be run: {s.binary_problem}" for s in fpm if s.binary_problem]
 
     sockets, missing = p.parse_stat(c.singles.get("sockets", ""))
-    tcp: list[TcpListener] = []
-    unix: dict[str, str] = {}
-    if "ss-t" in c.cmds:
-        tcp = p.parse_ss_tcp(c.cmds["ss-t"])
-        unix = p.parse_ss_unix(c.cmds.get("ss-x", ""))
-    elif "netstat-t" in c.cmds:
-        tcp = p.parse_netstat_tcp(c.cmds["netstat-t"])
-        unix = p.parse_netstat_unix(c.cmds.get("netstat-x", ""))
+    tcp, unix = _listeners(c)
 
     starts = [s.master_started for s in fpm if s.state == "running" and s.master_started is not None]
     # Evidence logged before fix502's last change on this host (journal mtime) is history: the
@@ -409,21 +432,7 @@ def parse_evidence(output: str, boundary: str, *, since: float | None = None, wi
     last = c.singles.get("lastchange", "").strip()
     changed = [float(last) + 1] if last.isdigit() else []
     window_start = max([meta.now - window_seconds, *starts, *changed, *([since] if since is not None else [])])
-    logs: list[LogLine] = []
-    for source, body in c.logs:
-        if source in web.foreign_logs:  # another site's own error log: its 502s are not this site's
-            continue
-        logs.extend(
-            line for line in p.parse_log(source, body, tz) if line.time is not None and line.time >= window_start
-        )
-    dmesg_body = c.cmds.get("dmesg")
-    dmesg_readable = dmesg_body is not None and c.rcs.get("dmesg") == 0
-    if dmesg_body is not None and not dmesg_readable:
-        first = next((line for line in dmesg_body.splitlines() if line.strip()), "no output")
-        notes.append(f"dmesg unreadable: {first.strip()}")
-    elif dmesg_body is not None:
-        kernel = p.parse_log("dmesg", dmesg_body, tz, boot)
-        logs.extend(line for line in kernel if line.time is not None and line.time >= window_start)
+    logs, dmesg_readable = _window_logs(c, web, tz, boot, window_start, notes)
 
     notes.extend(line.strip() for line in c.singles.get("notes", "").splitlines() if line.strip())
     files: dict[str, str] = {}
