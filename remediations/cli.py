@@ -434,6 +434,9 @@ def build_namespace() -> Collection:
     ns.add_task(rollback)
     ns.add_collection(Collection("playbook", playbook_check))
     ns.add_collection(Collection("fixes", fixes_list))
+    from remediations.serve.tasks import add_tasks  # serve, approve, breaker-reset
+
+    add_tasks(ns)
     return ns
 
 
