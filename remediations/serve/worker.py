@@ -118,6 +118,7 @@ class Worker:
             )
         done = self.store.get(run.run_id)
         assert done is not None
+        log.info("run %s on %s (%s mode): %s", done.run_id, done.host, done.mode, done.outcome)
         self.engine.metrics.duration.observe(time.monotonic() - start)
         self.engine.metrics.runs.labels(done.outcome or "unknown", done.mode).inc()
         self._announce(done)
