@@ -244,3 +244,30 @@ def serve_runs_offline(state: Path, name: str) -> list[str]:
         return [r[0] for r in db.execute("SELECT state FROM runs WHERE host = ?", (name,))]
     finally:
         db.close()
+
+
+def test_an_approved_plan_that_no_longer_matches_the_host_is_refused(env: dict[str, Any]) -> None:
+    """Approval is for the plan a person read: if the host changed meanwhile, the re-diagnosed
+    plan differs and the approved run declines it and escalates, changing nothing."""
+    serve = env["serve"]
+    serve.start(env["tmp"] / "state-stale-plan")
+    try:
+        h = host("web31")
+        faults.apply(h, "old-php-socket")
+        env["fire"]("web31", alertname="StalePlan")
+        run = serve.finished_run("web31")
+        assert run["outcome"] == "planned" and run["plan"][0]["id"] == "realign-fastcgi-pass", run
+        assert "php8.1-fpm.sock" in run["plan"][0]["plan"]
+        # someone else edits the same line before the approval comes in
+        faults.edit(h, faults.NGINX_SITE, lambda t: t.replace("/run/php/php8.1-fpm.sock", "/run/php/php8.0-fpm.sock"))
+        faults.reload_web(h)
+        assert h.http("/")[0] == 502
+        before = snapshot(h)
+        assert serve.request("POST", f"/runs/{run['run_id']}/approve")[0] == 202
+        done = wait_for("the approved run", lambda: (r := serve.run(run["run_id"]))["state"] == "done" and r)
+        assert done["outcome"] == "escalated", done
+        assert "declined (plan differs from the approved one): realign-fastcgi-pass" in done["note"]
+        assert all(not a["changed"] for a in done["actions"]), done["actions"]
+        assert snapshot(h) == before and h.http("/")[0] == 502
+    finally:
+        serve.stop()

@@ -8,6 +8,8 @@ import asyncio
 import base64
 import json
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,7 @@ from remediations.serve.tasks import parse_listen, read_token
 FIXTURE = Path(__file__).parent / "fixtures" / "alertmanager" / "webhook-v4.json"
 BODIES: list[dict[str, Any]] = json.loads(FIXTURE.read_text())["bodies"]
 TOKEN = "unit-test-token-0123456789"
+REPO = Path(__file__).resolve().parents[2]
 
 INVENTORY = """all:
   children:
@@ -255,3 +258,43 @@ def test_token_file_and_listen_options(tmp_path: Path) -> None:
     assert parse_listen("127.0.0.1:9502") == ("127.0.0.1", 9502)
     with pytest.raises(OptionError, match="ADDR:PORT"):
         parse_listen("9502")
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "invoke", *args], cwd=REPO, capture_output=True, text=True, timeout=60)
+
+
+def test_bad_serve_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    tok = tmp_path / "tok"
+    tok.write_text(TOKEN)
+    os.chmod(tok, 0o600)
+    (tmp_path / "bad.yml").write_text("all:\n  hosts:\n    w1: {fix502_mode: yolo}\n")
+    (tmp_path / "ok.yml").write_text("all:\n  hosts:\n    w1: {}\n")
+    ok, bad, state = str(tmp_path / "ok.yml"), str(tmp_path / "bad.yml"), str(tmp_path / "s")
+    cases = [
+        (["serve", "--inventory", ok, "--state", state], "--token-file is required"),
+        (["serve", "--inventory", bad, "--token-file", str(tok), "--state", state], "w1: fix502_mode 'yolo'"),
+        (["serve", "--inventory", ok, "--token-file", str(tok), "--listen", "nope"], "--listen nope"),
+        (["serve", "--inventory", ok, "--token-file", str(tok), "--cooldown", "x"], "--cooldown"),
+        (["serve", "--inventory", ok, "--token-file", str(tok), "--state", state, "--notify", "ftp://x/"], "ftp://x/"),
+        (["approve", "RUN", "--state", str(tmp_path / "none")], "no fix502 serve state"),
+        (["breaker-reset", "--state", str(tmp_path / "none")], "no fix502 serve state"),
+    ]
+    for args, message in cases:
+        res = _cli(*args)
+        err = res.stderr.strip()
+        assert res.returncode == 2 and "Traceback" not in err and len(err.splitlines()) == 1, (args, err)
+        assert message in err, (args, err)
+    assert not (tmp_path / "s").exists() or not list((tmp_path / "s").iterdir())
+
+
+def test_approve_from_the_cli_queues_the_stored_plan(tmp_path: Path, inv: Inventory) -> None:
+    store = Store(tmp_path / "state")
+    d, _ = decide(store, inv, Settings(), firing({"fix502_host": "web1"}, "cli1"))
+    store.claim()
+    store.finish(d.run_id or "", state=AWAITING, outcome="planned", report=None, plan=[], expires=time.time() + 60)
+    res = _cli("approve", d.run_id or "", "--state", str(tmp_path / "state"))
+    assert res.returncode == 0 and "approved" in res.stdout, res.stderr
+    assert store.get(d.run_id or "").state == "approved"  # type: ignore[union-attr]
+    res = _cli("approve", d.run_id or "", "--state", str(tmp_path / "state"))
+    assert res.returncode == 2 and "not awaiting approval" in res.stderr
