@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -270,4 +271,26 @@ def test_an_approved_plan_that_no_longer_matches_the_host_is_refused(env: dict[s
         assert all(not a["changed"] for a in done["actions"]), done["actions"]
         assert snapshot(h) == before and h.http("/")[0] == 502
     finally:
+        serve.stop()
+
+
+def test_the_on_host_lock_keeps_a_cli_run_and_a_server_run_apart(env: dict[str, Any]) -> None:
+    """A `fix502 fix-502` from a person holds /run/fix502.lock on the host: the server's run
+    does not go past it (failed, the holder named) and changes nothing."""
+    serve = env["serve"]
+    serve.start(env["tmp"] / "state-lock")
+    h = host("web33")
+    faults.apply(h, "fpm-stopped")
+    lock = h.path("/run/fix502.lock")  # as take_lock writes it
+    lock.mkdir(mode=0o700)
+    (lock / "owner").write_text(json.dumps({"run_id": "cli-run-1", "controller": "oncall", "pid": 1}))
+    try:
+        before = snapshot(h)
+        env["fire"]("web33", alertname="Locked")
+        run = serve.finished_run("web33")
+        assert run["outcome"] == "failed" and "cli-run-1" in run["error"] and "locked" in run["error"], run
+        assert snapshot(h) == before and h.http("/")[0] == 502
+        assert h.path("/run/fix502.lock/owner").read_text().startswith('{"run_id": "cli-run-1"')
+    finally:
+        shutil.rmtree(lock, ignore_errors=True)
         serve.stop()
