@@ -22,7 +22,7 @@ from remediations.errors import InputError
 from remediations.inventory import Inventory
 from remediations.report import redact_obj
 from remediations.serve.metrics import CONTENT_TYPE, Metrics
-from remediations.serve.policy import Settings, check_payload, decide
+from remediations.serve.policy import QueueFull, Settings, check_payload, decide
 from remediations.serve.store import Store
 
 MAX_BODY = 1024 * 1024  # Alertmanager caps a group's alerts with max_alerts; 1 MiB is generous
@@ -81,11 +81,12 @@ async def alertmanager(request: web.Request) -> web.Response:
         return _json({"error": str(exc) if isinstance(exc, InputError) else "payload: not JSON"}, 400)
     if len(alerts) > MAX_ALERTS:
         return _json({"error": f"payload: more than {MAX_ALERTS} alerts"}, 413)
-    if srv.store.queued_count() >= srv.settings.max_queue:
+    try:
+        decisions = await asyncio.to_thread(_decide_all, srv, alerts)
+    except QueueFull:
         srv.metrics.refused.labels("queue-full").inc()
         srv.store.audit("queue-full", alerts=len(alerts))
         return _json({"error": f"queue full ({srv.settings.max_queue} runs waiting); retry later"}, 429)
-    decisions = await asyncio.to_thread(_decide_all, srv, alerts)
     return _json({"decisions": decisions}, 202)
 
 

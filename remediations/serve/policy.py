@@ -38,6 +38,11 @@ DEFAULT_MODE = "approve"
 HOST_LABELS = ("fix502_host", "host", "instance")
 
 
+class QueueFull(Exception):
+    """The queue is at --max-queue: the webhook answers 429 and Alertmanager retries the payload
+    (the alerts of it already queued are then duplicates)."""
+
+
 @dataclass(frozen=True)
 class Settings:
     cooldown: float = 900.0
@@ -173,6 +178,8 @@ def _existing(store: Store, s: Settings, host: str) -> Decision | None:
 def _queue(
     store: Store, inv: Inventory, s: Settings, host: Host, alert: dict[str, Any], key: str, fp: str, why: str
 ) -> tuple[Decision, bool]:
+    if store.queued_count() >= s.max_queue:  # checked in the transaction: concurrent posts cannot overfill
+        raise QueueFull
     is_open, since, _ = store.breaker()
     # After a reset only the alerts from then on count: the burst a person just looked at must
     # not re-open the breaker on the next alert.

@@ -298,3 +298,23 @@ def test_approve_from_the_cli_queues_the_stored_plan(tmp_path: Path, inv: Invent
     assert store.get(d.run_id or "").state == "approved"  # type: ignore[union-attr]
     res = _cli("approve", d.run_id or "", "--state", str(tmp_path / "state"))
     assert res.returncode == 2 and "not awaiting approval" in res.stderr
+
+
+def test_a_flood_is_answered_429_and_never_overfills_the_queue(tmp_path: Path) -> None:
+    hosts = "".join(f"    h{i}: {{ansible_host: 10.1.0.{i}}}\n" for i in range(60))
+    (tmp_path / "big.yml").write_text("all:\n  hosts:\n" + hosts)
+    big = load_inventory(str(tmp_path / "big.yml"))
+    store = Store(tmp_path / "state")
+
+    async def go(c: TestClient) -> list[int]:  # type: ignore[type-arg]
+        async def post(i: int) -> int:
+            body = {"version": "4", "alerts": [firing({"fix502_host": f"h{i}"}, f"flood{i}")]}
+            return (await c.post("/alertmanager", json=body, headers=BEARER)).status
+
+        codes = await asyncio.gather(*(post(i) for i in range(60)))
+        assert (await c.get("/healthz")).status == 200
+        return list(codes)
+
+    codes = _client_run(store, big, Settings(max_queue=10, max_hosts=100), go)
+    assert set(codes) == {202, 429} and codes.count(202) == 10, codes
+    assert store.queued_count() == 10
