@@ -493,6 +493,9 @@ def build_namespace() -> Collection:
     ns.add_collection(Collection("playbook", playbook_check))
     ns.add_collection(Collection("fixes", fixes_list))
     ns.add_task(inventory_task)
+    from remediations.serve.tasks import add_tasks  # serve, approve, breaker-reset
+
+    add_tasks(ns)
     return ns
 
 

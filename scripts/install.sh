@@ -12,7 +12,7 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
 fi
 PKGS="nginx apache2 libapache2-mod-php8.2 php8.2-fpm php8.2-cli php8.2-mysql php8.2-xdebug openssh-server
       openssh-client mariadb-server mariadb-client wordpress curl procps iproute2 psmisc util-linux
-      python3 python3-venv"
+      python3 python3-venv prometheus-alertmanager sudo"
 missing=""
 for p in $PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then
@@ -27,6 +27,11 @@ case " $missing " in *" libapache2-mod-php8.2 "*)
   a2dismod -q mpm_prefork >/dev/null 2>&1 && a2enmod -q mpm_event >/dev/null 2>&1 || true ;;
 esac
 case " $missing " in *" php8.2-xdebug "*) phpdismod -v 8.2 -s ALL xdebug >/dev/null 2>&1 || true ;; esac
+# Alertmanager is for the `fix502 serve` tests, which run their own on loopback: not a boot service.
+case " $missing " in *" prometheus-alertmanager "*)
+  systemctl disable prometheus-alertmanager >/dev/null 2>&1 ||
+    rm -f /etc/systemd/system/multi-user.target.wants/prometheus-alertmanager.service ;;
+esac
 
 PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
