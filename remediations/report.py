@@ -8,8 +8,10 @@ the console, whatever a log line or a config file happened to contain.
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
+import tempfile
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
@@ -52,11 +54,21 @@ def _redactor(*results: HostResult) -> Redactor:
 
 
 def write_json(path: str, data: dict[str, Any]) -> None:
-    target = Path(path)
+    atomic_write(Path(path), json.dumps(data, indent=2, sort_keys=False) + "\n")
+
+
+def atomic_write(target: Path, text: str) -> None:
+    """Write through a fresh temp file beside the target (created exclusively, with a random name:
+    a symlink planted at a predictable ``report.json.tmp`` would otherwise be followed), then rename."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(target.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
-    tmp.replace(target)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 # ----------------------------------------------------------------------------------------------
@@ -158,8 +170,8 @@ def write_bundle(directory: str, run_id: str, host: Host, r: HostResult) -> str:
     # web1.example.com and web1.example.org would overwrite each other.
     base = Path(directory) / f"{run_id}-{host.name}"
     base.parent.mkdir(parents=True, exist_ok=True)
-    Path(f"{base}.json").write_text(json.dumps(data, indent=2) + "\n")
-    Path(f"{base}.md").write_text(redact(bundle_markdown(data)))
+    atomic_write(Path(f"{base}.json"), json.dumps(data, indent=2) + "\n")
+    atomic_write(Path(f"{base}.md"), redact(bundle_markdown(data)))
     return f"{base}.md"
 
 

@@ -69,3 +69,10 @@ def test_a_lock_held_elsewhere_or_alive_is_refused(holder: tuple[str, int]) -> N
     t = Scripted([held(controller, holder[1])])
     with pytest.raises(LockHeld, match="locked by run old"):
         take_lock(t, "new", break_lock=False)  # type: ignore[arg-type]
+
+
+def test_a_lock_that_cannot_be_created_says_why() -> None:
+    t = Scripted(["cannot mkdir: cannot create directory '/run/fix502.lock': Read-only file system\n"])
+    with pytest.raises(LockHeld, match=r"cannot take the host lock /run/fix502\.lock: mkdir: cannot create") as info:
+        take_lock(t, "new", break_lock=False)  # type: ignore[arg-type]
+    assert "?" not in info.value.one_line()
