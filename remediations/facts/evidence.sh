@@ -147,6 +147,8 @@ h=
 echo "hostname=$h"
 if [ -r /proc/uptime ]; then read -r up _ </proc/uptime && echo "uptime=$up"; fi
 echo "lines=$lines"
+# test hook only: every path the script reads is under this prefix (processes are the machine's)
+[ -n "$R" ] && echo "root=$R"
 
 # ---- 2. probe (first, so a failure it causes is logged inside the window) -------------------
 sec probe

@@ -108,6 +108,7 @@ class Meta:
     tz: str
     hostname: str
     uptime: float | None
+    root: str = ""  # the script's FIX502_ROOT test hook: paths outside it are not this "host"'s
 
 
 def parse_meta(body: str) -> Meta:
@@ -118,6 +119,7 @@ def parse_meta(body: str) -> Meta:
         tz=_first(kv, "tz") or "+0000",
         hostname=_first(kv, "hostname") or "",
         uptime=float(uptime) if uptime else None,
+        root=_first(kv, "root") or "",
     )
 
 

@@ -10,6 +10,7 @@ all here, where it is tested against captured output.
 
 from __future__ import annotations
 
+import re
 import secrets
 import shlex
 from dataclasses import dataclass, field
@@ -369,6 +370,37 @@ def _wordpress_body(c: _Collected, notes: list[str]) -> str:
     return body
 
 
+_MASTER = re.compile(r"php-fpm: master process \((?P<conf>/[^)]*)\)")
+
+
+def _unread_masters(procs: list[p.Proc], known: list[FpmService], now: float, root: str) -> list[FpmService]:
+    """FPM masters the process table shows whose configuration the script did not read (RHEL's
+    /etc/php-fpm.conf, Remi, cPanel, Plesk...): running, with nothing else known.  Without them a
+    running FPM would look absent, and "fpm-down" is how a wrong restart happens."""
+    confs = {s.global_file for s in known}
+    seen: set[str] = set()
+    out = []
+    for x in procs:
+        m = _MASTER.fullmatch(x.args.strip())
+        if m is None or m["conf"] in confs or m["conf"] in seen or not m["conf"].startswith(root):
+            continue
+        seen.add(m["conf"])
+        out.append(
+            FpmService(
+                version="unknown",
+                service=f"php-fpm ({m['conf']})",
+                binary="",
+                state="running",
+                master_pid=x.pid,
+                master_started=now - x.etimes,
+                global_file=m["conf"],
+                binary_problem="its binary was not read (a layout fix502 does not read yet)",
+                worker_rss_kb=[w.rss_kb for w in procs if w.ppid == x.pid and w.rss_kb > 0],
+            )
+        )
+    return out
+
+
 def _listeners(c: _Collected) -> tuple[list[TcpListener], dict[str, str]]:
     """TCP listeners and unix socket listeners, from ss (or netstat where ss is missing)."""
     if "ss-t" in c.cmds:
@@ -422,11 +454,19 @@ def parse_evidence(output: str, boundary: str, *, since: float | None = None, wi
     roots = [d.args[0] for d in web.roots if d.args] + ([wordpress.root] if wordpress.root else [])
     fpm = [_fpm(v, c, procs, meta.now, roots) for v in c.fpm_kv]
     notes += [f"{s.binary} will not be run: {s.binary_problem}" for s in fpm if s.binary_problem]
+    unread = _unread_masters(procs, fpm, meta.now, meta.root)
+    notes += [
+        f"php-fpm master {s.master_pid} runs with {s.global_file}, a layout fix502 does not read yet: "
+        "its pools, sockets and service are unknown (FPM is not called down)"
+        for s in unread
+    ]
+    fpm += unread
 
     sockets, missing = p.parse_stat(c.singles.get("sockets", ""))
     tcp, unix = _listeners(c)
 
-    starts = [s.master_started for s in fpm if s.state == "running" and s.master_started is not None]
+    # (an unread master's restart says nothing about the pools the logs here are about)
+    starts = [s.master_started for s in fpm if s.state == "running" and s.master_started and s not in unread]
     # Evidence logged before fix502's last change on this host (journal mtime) is history: the
     # change was verified or rolled back since.  Logs have one-second resolution, hence +1.
     last = c.singles.get("lastchange", "").strip()
