@@ -41,3 +41,32 @@ def test_headers_too_big_for_32k_step_up_to_64k_in_one_run(tmp_path: Path) -> No
     assert buffers["verified"] and "fit at fastcgi_buffer_size 64k" in buffers["note"], buffers
     site = h.read("/etc/nginx/sites-available/wordpress")
     assert "fastcgi_buffer_size 64k;" in site and "32k" not in site
+
+
+UPSTREAM = "upstream php {\n\tserver unix:/run/php/php8.1-fpm.sock max_fails=3;\n}\n"
+SNIPPET = (
+    "# the PHP location every site includes (WordOps' common/php.conf shape)\n"
+    "location ~ \\.php$ {\n\tinclude snippets/fastcgi-php.conf;\n\tfastcgi_pass php;\n}\n"
+)
+
+
+def test_upstream_and_snippet_the_upstreams_server_line_is_what_changes(tmp_path: Path) -> None:
+    """WordOps/EasyEngine/Trellis: the site includes a snippet whose fastcgi_pass names an upstream
+    in conf.d; after a PHP upgrade only the upstream's server line changes, the include structure and
+    the snippet stay byte for byte."""
+    h = host("web26")
+    h.write("/etc/nginx/conf.d/upstream.conf", UPSTREAM)
+    h.write("/etc/nginx/common/php.conf", SNIPPET)
+    site = "/etc/nginx/sites-available/wordpress"
+    text = h.read(site)
+    start, end = text.index("\tlocation ~ \\.php$ {"), text.index("\tlocation ~ /\\.ht {")
+    h.write(site, text[:start] + "\tinclude common/php.conf;\n\n" + text[end:])
+    faults.reload_web(h)
+    assert h.http("/")[0] == 502
+    snippet_before, site_before = h.read("/etc/nginx/common/php.conf"), h.read(site)
+    code, r = run(h.name, tmp_path / "1.json", "--yes")
+    assert code == 0 and r["status"] == "fixed", r
+    assert "socket-mismatch" in r["causes"]
+    assert h.read("/etc/nginx/conf.d/upstream.conf") == UPSTREAM.replace("php8.1-fpm", "php8.2-fpm")
+    assert h.read("/etc/nginx/common/php.conf") == snippet_before and h.read(site) == site_before
+    assert h.http("/")[0] == 200

@@ -468,7 +468,11 @@ def add_sudo_user(host: LabHost) -> None:
     """A host where root cannot log in: the inventory's user is ``deploy`` with sudo (NOPASSWD, or
     asking for its password).  The host gets its own /etc/passwd, group, shadow, sudoers.d and /home
     (bind-mounted by hostinit), so the machine's own accounts are never touched."""
-    import crypt
+    import warnings
+
+    with warnings.catch_warnings():  # deprecated, still in 3.11: only the lab hashes a password
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import crypt
 
     root, uid = host.root, 2000
     etc = root / "etc"
