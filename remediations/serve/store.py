@@ -294,7 +294,9 @@ class Store:
                     "UPDATE runs SET state = ?, approved = ? WHERE run_id = ?", (APPROVED, time.time(), run_id)
                 )
                 self.audit("approved", host=run.host, run_id=run_id, by=by)
-        out = self.get(run_id)
+            # read inside the transaction: the answer is what this approval did, even when a worker
+            # claims the run the moment it commits (the lab saw "running" here once)
+            out = self.get(run_id)
         if problem is not None or out is None:
             raise InputError(problem or f"no run {run_id}")
         return out
