@@ -381,7 +381,9 @@ def _unread_masters(procs: list[p.Proc], known: list[FpmService], now: float, ro
     seen: set[str] = set()
     out = []
     for x in procs:
-        m = _MASTER.fullmatch(x.args.strip())
+        # any user can title a process "php-fpm: master process (...)": a web user must not be able
+        # to hide an outage that way, so only root's masters count (init starts FPM as root)
+        m = _MASTER.fullmatch(x.args.strip()) if x.user == "root" else None
         if m is None or m["conf"] in confs or m["conf"] in seen or not m["conf"].startswith(root):
             continue
         seen.add(m["conf"])

@@ -27,3 +27,10 @@ def test_an_unread_master_is_running_not_down() -> None:
 def test_without_it_the_stopped_debian_fpm_is_down() -> None:
     ctx = context({"capture": "fpm-stopped"})
     assert ctx.diagnosis.ids[0] == "fpm-down"
+
+
+def test_a_web_user_process_titled_like_a_master_does_not_hide_fpm_down() -> None:
+    forged = [RHEL_MASTER[0], RHEL_MASTER[1].replace("77       1 root    ", "77       1 www-data")]
+    ctx = context({"capture": "fpm-stopped", "patch": [forged]})
+    assert ctx.diagnosis.ids[0] == "fpm-down", ctx.diagnosis.ids
+    assert not any(s.global_file == "/etc/php-fpm.conf" for s in ctx.facts.fpm)
