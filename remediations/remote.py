@@ -7,6 +7,7 @@ transport.  Every value that reaches a shell goes through :func:`remediations.tr
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import socket
@@ -14,6 +15,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from types import MappingProxyType
 from typing import Any
 
 from remediations.causes import Diagnosis
@@ -39,6 +41,18 @@ LOCK_DIR = "/run/fix502.lock"
 def site_url(host: Host) -> str:
     url = host.vars.get("site_url")
     return str(url) if url else f"http://{host.address}/"
+
+
+def site_urls(host: Host) -> list[str]:
+    """The sites one run covers on this host: the ``sites`` host var (vetted as a list of URLs),
+    else the one ``site_url`` (else the host's own address)."""
+    listed = host.vars.get("sites")
+    return [str(u) for u in listed] if isinstance(listed, list) and listed else [site_url(host)]
+
+
+def for_site(host: Host, url: str) -> Host:
+    """The host as one of its sites sees it: every step reads ``site_url`` from the vars."""
+    return dataclasses.replace(host, vars=MappingProxyType({**host.vars, "site_url": url}))
 
 
 def remote_probe(url: str, timeout: float = 10.0) -> HttpProbe:

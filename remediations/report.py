@@ -164,11 +164,12 @@ fix502 could not bring the site back; every change it tried has been rolled back
 """
 
 
-def write_bundle(directory: str, run_id: str, host: Host, r: HostResult) -> str:
+def write_bundle(directory: str, run_id: str, host: Host, r: HostResult, scope: str = "") -> str:
     data = bundle_dict(run_id, host, r)
     # Not Path.with_suffix: for web1.example.com it would replace ".com", and the bundles of
-    # web1.example.com and web1.example.org would overwrite each other.
-    base = Path(directory) / f"{run_id}-{host.name}"
+    # web1.example.com and web1.example.org would overwrite each other.  ``scope`` ("site2") keeps
+    # the bundles of several sites on one host apart.
+    base = Path(directory) / (f"{run_id}-{host.name}" + (f"-{scope}" if scope else ""))
     base.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(Path(f"{base}.json"), json.dumps(data, indent=2) + "\n")
     atomic_write(Path(f"{base}.md"), redact(bundle_markdown(data)))
@@ -262,8 +263,17 @@ class Console:
     def recap(self, results: dict[str, HostResult], stopped: str | None = None) -> None:
         rows = []
         for name, r in results.items():
-            acts = ", ".join(a.id + ("✓" if a.verified else "↺" if a.rolled_back else "") for a in r.actions) or "-"
-            rows.append([name, r.status, ", ".join(r.causes) or "-", acts, (r.error or r.bundle or "")[:120]])
+            for label, one in [(f"{name} {url}", s) for url, s in r.sites.items()] or [(name, r)]:
+                acts = ", ".join(a.id + ("✓" if a.verified else "↺" if a.rolled_back else "") for a in one.actions)
+                rows.append(
+                    [
+                        label,
+                        one.status,
+                        ", ".join(one.causes) or "-",
+                        acts or "-",
+                        (one.error or one.bundle or "")[:120],
+                    ]
+                )
         self.table("recap", ["host", "status", "causes", "actions", "detail"], rows)
         counts = Counter(r.status for r in results.values())
         self.line("totals: " + " ".join(f"{s}={counts.get(s, 0)}" for s in Status if s != Status.SKIPPED or counts[s]))

@@ -86,9 +86,11 @@ class HostResult:
     bundle: str | None = None
     facts: HostFacts | None = None
     diagnosis: Diagnosis | None = None
+    sites: dict[str, HostResult] = field(default_factory=dict)  # url -> that site's result (``sites`` var)
 
     def as_json(self) -> dict[str, Any]:
-        return {
+        extra = {"sites": {url: r.as_json() for url, r in self.sites.items()}} if self.sites else {}
+        return extra | {
             "status": str(self.status),
             "causes": self.causes,
             "evidence": self.evidence,
@@ -101,6 +103,36 @@ class HostResult:
             "seconds": round(self.seconds, 3),
             "bundle": self.bundle,
         }
+
+
+# Which site's status stands for the host when it serves several: the worst one.
+_SEVERITY = [
+    Status.UNREACHABLE,
+    Status.FAILED,
+    Status.ESCALATED,
+    Status.SKIPPED,
+    Status.PLANNED,
+    Status.FIXED,
+    Status.HEALTHY,
+]
+
+
+def merge_sites(name: str, sites: dict[str, HostResult]) -> HostResult:
+    """One host's result from its sites' results: the worst status, every cause, action and
+    bundle; the per-site results stay under ``sites`` so the report says which site was which."""
+    results = list(sites.values())
+    whole = HostResult(name, status=min((r.status for r in results), key=_SEVERITY.index), sites=sites)
+    for r in results:
+        whole.causes += [c for c in r.causes if c not in whole.causes]
+        whole.evidence += r.evidence
+        whole.actions += r.actions
+    if len(whole.causes) > 1 and "healthy" in whole.causes:  # one site healthy, another not
+        whole.causes.remove("healthy")
+    whole.error = "; ".join(f"{url}: {r.error}" for url, r in sites.items() if r.error) or None
+    whole.bundle = ", ".join(r.bundle for r in results if r.bundle) or None
+    last = results[-1]
+    whole.checks, whole.memory, whole.facts, whole.diagnosis = last.checks, last.memory, last.facts, last.diagnosis
+    return whole
 
 
 class Processor(Protocol):

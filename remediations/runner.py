@@ -31,9 +31,9 @@ from remediations.inventory import Host
 from remediations.journal import Journal
 from remediations.plan import ConfigTest, Plan
 from remediations.playbook import DiagnoseStep, FixStep, Playbook, VerifySpec
-from remediations.remote import collect, host_now, probe_on_host, release_lock, take_lock
+from remediations.remote import collect, for_site, host_now, probe_on_host, release_lock, site_urls, take_lock
 from remediations.report import write_bundle
-from remediations.results import HostResult, NullProcessor, Processor, Status
+from remediations.results import HostResult, NullProcessor, Processor, Status, merge_sites
 from remediations.transport import Runner as Transport
 from remediations.transport import connect, join
 
@@ -70,6 +70,7 @@ class HostRun:
         self.t: Transport | None = None
         self.journal: Journal | None = None
         self.since: float | None = None
+        self.scope = ""  # "site2" while the second of several sites runs: tags its journal records
 
     # -- the whole host --------------------------------------------------------------------
     def run(self) -> HostResult:
@@ -86,7 +87,7 @@ class HostRun:
             if not self.opt.dry_run:
                 take_lock(self.t, self.run_id, break_lock=self.opt.break_lock)
                 locked = True
-            self._steps()
+            self._sites()
         except CommandTimeout as exc:  # the host answered, then a command hung: not "unreachable"
             self._failed(Status.FAILED, exc)
         except TransportError as exc:
@@ -113,6 +114,42 @@ class HostRun:
         self.result.connections = getattr(self.t, "connections_opened", 0)
         self.result.round_trips = getattr(self.t, "round_trips", 0)
         self.t.close()
+
+    # -- sites ------------------------------------------------------------------------------
+    def _sites(self) -> None:
+        """Each site the host serves, one after another under the one lock: its own server block,
+        pool and log decide its diagnosis; its fixes are tagged so escalating one site undoes only
+        that site's changes.  A host with one site runs exactly as before."""
+        urls = site_urls(self.host)
+        if len(urls) == 1:
+            self.host = for_site(self.host, urls[0]) if "sites" in self.host.vars else self.host
+            self._steps()
+            return
+        base, results = self.host, {}
+        try:
+            for n, url in enumerate(urls, 1):
+                if self.opt.stop.is_set():
+                    break
+                self.host, self.scope, self.result = for_site(base, url), f"site{n}", HostResult(base.name)
+                results[url] = self.result
+                self.say(f"site {url}")
+                self._one_site()
+        finally:
+            self.host, self.scope = base, ""
+            self.result = merge_sites(base.name, results) if results else self.result
+
+    def _one_site(self) -> None:
+        """A site's own failure (a command, a config test) is that site's result; losing the host
+        (the connection, a hung command) ends every site."""
+        try:
+            self._steps()
+        except (CommandTimeout, TransportError):
+            raise
+        except Fix502Error as exc:
+            self._failed(Status.FAILED, exc)
+
+    def _tag(self, fix_id: str) -> str:
+        return f"{fix_id}@{self.scope}" if self.scope else fix_id
 
     # -- steps ------------------------------------------------------------------------------
     def diagnose(self, window: int | None = None) -> tuple[HostFacts, Diagnosis]:
@@ -199,7 +236,7 @@ class HostRun:
         assert self.journal is not None and self.t is not None
         for op in plan.ops:
             if not isinstance(op, ConfigTest):
-                self.journal.apply(op, fix_id)
+                self.journal.apply(op, self._tag(fix_id))
                 continue
             result = self.t.run(join(*op.argv) + " 2>&1")
             if result.exit_status != 0:
@@ -251,7 +288,12 @@ class HostRun:
         """Roll back one fix (or the whole run) and open a fresh evidence window: the next
         diagnosis must see the host as it is after the undo, including its own probe's failure."""
         assert self.journal is not None
-        self.journal.undo(fix_id=fix_id)
+        if fix_id is None and self.scope:  # "the whole run" of one site: only that site's fixes
+            for a in reversed(self.result.actions):
+                if a.stays_applied:
+                    self.journal.undo(fix_id=self._tag(a.id))
+        else:
+            self.journal.undo(fix_id=None if fix_id is None else self._tag(fix_id))
         self.settle()
 
     # -- the end of a host ------------------------------------------------------------------
@@ -275,5 +317,5 @@ class HostRun:
             for a in r.actions:
                 a.rolled_back = a.rolled_back or a.changed
             self.diagnose()
-        r.bundle = write_bundle(self.opt.bundle_dir, self.run_id, self.host, r)
+        r.bundle = write_bundle(self.opt.bundle_dir, self.run_id, self.host, r, self.scope)
         r.status = Status.ESCALATED

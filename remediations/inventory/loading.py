@@ -231,6 +231,7 @@ def resolve_host(
         ssh_options=ssh_options(values, bad),
     )
     vet.site_url(values, bad)
+    vet.sites(values, bad)
     return None if failed or len(problems) > before else built
 
 

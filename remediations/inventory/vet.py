@@ -226,3 +226,28 @@ def site_url(values: Mapping[str, Any], bad: Bad) -> None:
     problem = url_problem(value)
     if problem:
         bad("site_url", f"{value!r} {problem}")
+
+
+MAX_SITES = 50
+
+
+def sites(values: Mapping[str, Any], bad: Bad) -> None:
+    """``sites: [url, ...]``: several WordPress sites on one host, each diagnosed (and fixed) through
+    its own server block, reported per site.  Each URL is vetted like ``site_url``; the list is
+    bounded because every site costs an evidence round trip under the host's lock."""
+    value = values.get("sites")
+    if value is None:
+        return
+    if not isinstance(value, list) or not value:
+        bad("sites", f"must be a non-empty list of URLs, not {type(value).__name__}")
+        return
+    if len(value) > MAX_SITES:
+        bad("sites", f"lists {len(value)} sites; at most {MAX_SITES} per host")
+        return
+    for i, url in enumerate(value):
+        problem = url_problem(url)
+        if problem:
+            bad("sites", f"item {i + 1} {url!r} {problem}")
+            return
+    if len(set(value)) != len(value):
+        bad("sites", "lists the same URL twice")

@@ -10,6 +10,7 @@ import pytest
 
 from remediations.errors import InventoryError
 from remediations.inventory import load_inventory
+from remediations.remote import for_site, site_urls
 
 
 def refuse(path: Path) -> list[str]:
@@ -143,3 +144,28 @@ def test_deeply_nested_ini_literal_stays_a_string(tmp_path: Path) -> None:
     path = tmp_path / "hosts"
     path.write_text("[web]\nw1 x=" + "[" * 100_000 + "\n")
     assert load_inventory(path).hosts["w1"].vars["x"] == "[" * 100_000
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("'https://a.example/'", "must be a non-empty list of URLs, not str"),
+        ("[]", "must be a non-empty list of URLs, not list"),
+        ("['https://a.example/', '-K x']", "item 2 '-K x' starts with '-' (would be read as a curl option)"),
+        ("['https://a.example/', 'https://a.example/']", "lists the same URL twice"),
+        ("[" + ", ".join(f"'https://s{i}.example/'" for i in range(51)) + "]", "lists 51 sites; at most 50 per host"),
+    ],
+)
+def test_sites_is_vetted_at_load_time(tmp_path: Path, value: str, message: str) -> None:
+    path = tmp_path / "hosts.yml"
+    path.write_text(f"all:\n  hosts:\n    web1:\n      sites: {value}\n")
+    assert refuse(path) == [f"{path}:4:14: host web1: sites {message}"]
+
+
+def test_sites_list_loads_in_order(tmp_path: Path) -> None:
+    path = tmp_path / "hosts.yml"
+    path.write_text("all:\n  hosts:\n    web1:\n      sites: ['https://b.example/', 'http://a.example:8080/']\n")
+    host = load_inventory(path).hosts["web1"]
+    assert site_urls(host) == ["https://b.example/", "http://a.example:8080/"]
+    assert for_site(host, "http://a.example:8080/").vars["site_url"] == "http://a.example:8080/"
+    assert "site_url" not in host.vars  # the inventory's host is not changed by a site's view of it
