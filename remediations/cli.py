@@ -60,7 +60,9 @@ def fix_params() -> dict[str, dict[str, type]]:
     return {fid: dict(cls.params) for fid, cls in REGISTRY.items()}
 
 
-def _playbook(path: str | None) -> Playbook:
+def resolve_playbook(path: str | None) -> Playbook:
+    """The playbook a run uses: the given path, else ./playbooks/fix-502.yml, else the packaged one
+    (so an installed fix502 works outside the repository); the CLI and `serve` share this rule."""
     chosen = path or DEFAULT_PLAYBOOK
     if path is None and not Path(chosen).exists() and (PACKAGE_PLAYBOOKS / "fix-502.yml").exists():
         chosen = str(PACKAGE_PLAYBOOKS / "fix-502.yml")
@@ -233,7 +235,7 @@ def _prepare(req: FleetRequest) -> tuple[FleetRequest, Playbook, list[Host], lis
     from remediations.serial import batches
 
     req = req.checked()
-    pb = _playbook(req.playbook)
+    pb = resolve_playbook(req.playbook)
     if req.diagnose_only:  # evidence only, whatever the default playbook chains after it
         pb = Playbook(name="diagnose", path=pb.path, steps=[DiagnoseStep(window=None, where="diagnose")])
     hosts = _hosts(req.selection)

@@ -40,13 +40,13 @@ class ServeConfig:
 
 
 def build(config: ServeConfig) -> tuple[web.Application, Worker]:
-    from remediations.cli import _playbook
+    from remediations.cli import resolve_playbook
     from remediations.transport import check_key_files
 
     inv = load_inventory(config.inventory)
     check_modes(inv)
     check_key_files(list(inv.hosts.values()))
-    pb = _playbook(config.playbook)
+    pb = resolve_playbook(config.playbook)
     try:
         targets = [Target.parse(u) for u in config.notify]
     except ValueError as exc:
