@@ -166,28 +166,24 @@ def parse_probe(body: str) -> HttpProbe:
 
 
 # ---- nginx --------------------------------------------------------------------------------------
-NGINX_FILE = re.compile(r"^# configuration file (.+):$")
+NGINX_FILE = re.compile(r"^# configuration file ([^\n]+):\n", re.M)
 
 
 def split_nginx_dump(text: str) -> tuple[str, dict[str, str]]:
-    """Split ``nginx -T`` into its test messages and the text of each file it printed."""
-    head: list[str] = []
-    files: dict[str, list[str]] = {}
-    current: list[str] | None = None
-    for line in text.splitlines():
-        m = NGINX_FILE.match(line)
-        if m:
-            current = files.setdefault(m.group(1), [])
-        elif current is None:
-            head.append(line)
-        else:
-            current.append(line)
+    """Split ``nginx -T`` into its test messages and the exact bytes of each file it printed.
+
+    nginx writes each file's buffer as it is and then one newline (``ngx_write_stdout(LF)`` in
+    nginx.c), so removing exactly that one newline gives the file back byte for byte — with or
+    without its final newline, with trailing blank lines, with CRLF.  An edit's ``before`` must be
+    those bytes, or the journal (rightly) refuses to write a file that "changed on the host"."""
+    heads = list(NGINX_FILE.finditer(text))
+    if not heads:
+        return text, {}
     out: dict[str, str] = {}
-    for path, lines in files.items():
-        while lines and lines[-1] == "":  # nginx -T adds one blank line after each file
-            lines.pop()
-        out[path] = "\n".join(lines) + "\n"
-    return "\n".join(head), out
+    for m, nxt in zip(heads, heads[1:] + [None], strict=True):
+        body = text[m.end() : nxt.start() if nxt else len(text)]
+        out.setdefault(m.group(1), body[:-1] if body.endswith("\n") else body)
+    return text[: heads[0].start()].rstrip("\n"), out
 
 
 NGINX_BUFFERS = frozenset(

@@ -126,3 +126,19 @@ def test_sites_var_diagnoses_fixes_and_reports_each_site(tmp_path: Path) -> None
 def _status(h: lab.LabHost, url: str) -> int:
     out = lab.sh(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "20", url])
     return int(out.stdout or 0)
+
+
+def test_a_site_file_without_final_newline_is_edited_keeping_every_other_byte() -> None:
+    """A third of real site files end without a newline (or in blank lines, or with CRLF):
+    the edit's ``before`` must be the file's bytes as they are, or the journal refuses it."""
+    h = host("web23")
+    site = h.path("/etc/nginx/sites-available/wordpress")
+    faults.apply(h, "old-php-socket")
+    broken = site.read_bytes().rstrip(b"\n").replace(b"\n", b"\r\n", 3)  # CRLF on the comment lines too
+    site.write_bytes(broken)
+    faults.reload_web(h)
+    res = fix502("fix-502", "--host", h.name, "--inventory", inventory(), "--yes")
+    assert res.returncode == 0, res.stdout[-3000:]
+    fixed = site.read_bytes()
+    assert fixed == broken.replace(b"php8.1-fpm.sock;", b"php8.2-fpm.sock;"), fixed[-300:]
+    assert h.http("/")[0] == 200
