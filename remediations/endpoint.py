@@ -12,6 +12,7 @@ A pool's endpoint may bind a wildcard host (``*:9000`` for FPM's bare ``listen =
 
 from __future__ import annotations
 
+import ipaddress
 import posixpath
 import re
 from dataclasses import dataclass
@@ -144,6 +145,23 @@ class Endpoint:
     @property
     def port(self) -> int | None:
         return None if self.kind == "unix" else int(self.address.rpartition(":")[2])
+
+    @property
+    def by_name(self) -> bool:
+        """A TCP target written with a host *name* (``wordpress:9000``, ``example.com_php:9000``:
+        a container or another server), not an address and not ``localhost``.  fix502 cannot tell
+        from the host it logged in to whether that name is this machine, so it never replaces one
+        with a local pool."""
+        if self.kind != "tcp":
+            return False
+        host = self.host.strip("[]")
+        if host in ("localhost", "*") or host in _WILDCARDS:
+            return False
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            return True
+        return False
 
     def dial(self) -> Endpoint:
         """What a client on the same host connects to (a wildcard bind becomes loopback)."""

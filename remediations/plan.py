@@ -120,6 +120,20 @@ class Edits:
         """The file as the edits so far left it; None when the host did not let us read it."""
         return self._texts.get(path, self._original.get(path))
 
+    def line(self, path: str, line: int, read: str | None = None) -> int | None:
+        """Where line ``line`` of the file as the facts read it (``read``; default: as this plan
+        started) is now, after the edits so far: lines added above it (another PHP location in
+        the same file, the ladder's previous step) move it down.  None when that line itself was
+        changed — an anchor that is gone must not be guessed."""
+        now, then = self.text(path), read if read is not None else self._original.get(path)
+        if now is None or then is None or now == then:
+            return line
+        ops = difflib.SequenceMatcher(None, then.split("\n"), now.split("\n"), autojunk=False).get_opcodes()
+        for tag, i1, i2, j1, _ in ops:
+            if tag == "equal" and i1 <= line - 1 < i2:
+                return j1 + (line - 1 - i1) + 1
+        return None
+
     def set(self, path: str, text: str, reason: str) -> None:
         self._texts[path] = text
         self._reasons.setdefault(path, []).append(reason)

@@ -180,7 +180,7 @@ def split_nginx_dump(text: str) -> tuple[str, dict[str, str]]:
     if not heads:
         return text, {}
     out: dict[str, str] = {}
-    for m, nxt in zip(heads, heads[1:] + [None], strict=True):
+    for m, nxt in zip(heads, [*heads[1:], None], strict=True):
         body = text[m.end() : nxt.start() if nxt else len(text)]
         out.setdefault(m.group(1), body[:-1] if body.endswith("\n") else body)
     return text[: heads[0].start()].rstrip("\n"), out

@@ -8,7 +8,8 @@ import re
 from dataclasses import dataclass
 
 from remediations.endpoint import Endpoint
-from remediations.facts.model import FastcgiTarget, FpmPool, FpmService, HostFacts
+from remediations.facts.model import Directive, FastcgiTarget, FpmPool, FpmService, HostFacts
+from remediations.fixes.base import FixContext
 from remediations.plan import Plan
 
 
@@ -97,6 +98,14 @@ def realignments(fix_id: str, facts: HostFacts, pool: str | None) -> list[tuple[
     for t in facts.web.fastcgi_targets:
         if any(p.endpoint.accepts(t.endpoint) for p in live):
             continue
+        if t.endpoint.by_name:
+            where = f"{t.directive.file}:{t.directive.line}"
+            return Plan.refuse(
+                fix_id,
+                f"{t.raw} ({where}) names another host",
+                f"{t.raw} is dialled by name (a container or another server): its PHP-FPM is not one "
+                "fix502 can see from this host; bring that host's FPM back or point the name elsewhere",
+            )
         found = corresponding(t.endpoint, live, facts)
         if len(found) != 1:
             where = f"{t.directive.file}:{t.directive.line}"
@@ -129,3 +138,13 @@ def newest(services: list[FpmService]) -> FpmService | None:
 
 def web_group(facts: HostFacts) -> str:
     return facts.web.user or "www-data"
+
+
+def php_locations(ctx: FixContext) -> list[Directive]:
+    """The site's own ``fastcgi_pass`` lines, once each (an upstream with two servers is one
+    location), bottom of each file first: the block a fix adds directives to."""
+    seen = {
+        (t.via or t.directive).file + f":{(t.via or t.directive).line}": t.via or t.directive
+        for t in ctx.facts.web.fastcgi_targets
+    }
+    return sorted(seen.values(), key=lambda d: (d.file, -d.line))

@@ -14,6 +14,7 @@ import re
 
 from remediations.edit import EditError
 from remediations.edit.nginx import ensure_directives_in_block
+from remediations.fixes._common import php_locations
 from remediations.fixes.base import Fix, FixContext, Probe, ProbeResult, Steps, register
 from remediations.plan import ConfigTest, Edits, Plan, Service, WriteFile
 
@@ -64,21 +65,27 @@ class RaiseFastcgiBuffers(Fix):
         size = f"{size_k}k"
         buffers = str(ctx.params.get("buffers", f"16 {size}")).split()
         edits = Edits(files)
-        for t in ctx.facts.web.fastcgi_targets:
-            anchor = t.via or t.directive  # the site's fastcgi_pass, not the upstream's server line
-            text = edits.text(anchor.file)
+        # nginx -t insists fastcgi_buffer_size <= busy <= all buffers but one, and an inherited
+        # busy size (Centmin Mod's 1m, HestiaCP's 256k) breaks that once the size changes: set
+        # it in the same block, to nginx's own default of two buffers.
+        busy = f"{2 * size_k}k"
+        wanted = [("fastcgi_buffer_size", [size]), ("fastcgi_buffers", buffers), ("fastcgi_busy_buffers_size", [busy])]
+        for anchor in php_locations(ctx):
+            text, line = edits.text(anchor.file), edits.line(anchor.file, anchor.line, ctx.facts.files.get(anchor.file))
             if text is None:
                 return Plan.refuse(self.id, f"{anchor.file} was not readable", f"cannot read {anchor.file}")
+            if line is None:
+                where = f"{anchor.file}:{anchor.line}"
+                return Plan.refuse(self.id, f"{where} changed", f"the fastcgi_pass at {where} is no longer there")
             try:
-                after = ensure_directives_in_block(
-                    text,
-                    anchor.line,
-                    [("fastcgi_buffer_size", [size]), ("fastcgi_buffers", buffers)],
-                    anchor_name="fastcgi_pass",
-                )
+                after = ensure_directives_in_block(text, line, wanted, anchor_name="fastcgi_pass")
             except EditError as exc:
                 return Plan.refuse(self.id, f"cannot edit {anchor.file}:{anchor.line}", str(exc))
-            edits.set(anchor.file, after, f"fastcgi_buffer_size {size}; fastcgi_buffers {' '.join(buffers)}")
+            edits.set(
+                anchor.file,
+                after,
+                f"fastcgi_buffer_size {size}; fastcgi_buffers {' '.join(buffers)}; fastcgi_busy_buffers_size {busy}",
+            )
         plan = Plan.edits(
             self.id,
             f"fastcgi_buffer_size {size}, fastcgi_buffers {' '.join(buffers)}",

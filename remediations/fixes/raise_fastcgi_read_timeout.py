@@ -15,6 +15,7 @@ import re
 
 from remediations.edit import EditError
 from remediations.edit.nginx import ensure_directives_in_block
+from remediations.fixes._common import php_locations
 from remediations.fixes.base import Fix, FixContext, register
 from remediations.plan import ConfigTest, Edits, Plan, Service
 
@@ -69,14 +70,16 @@ class RaiseFastcgiReadTimeout(Fix):
 
     def _edit(self, ctx: FixContext, wanted: int, notes: list[str]) -> Plan:
         edits = Edits(ctx.facts.files)
-        for t in ctx.facts.web.fastcgi_targets:
-            anchor = t.via or t.directive
-            text = edits.text(anchor.file)
+        for anchor in php_locations(ctx):
+            text, line = edits.text(anchor.file), edits.line(anchor.file, anchor.line)
             if text is None:
                 return Plan.refuse(self.id, f"{anchor.file} was not readable", f"cannot read {anchor.file}")
+            if line is None:
+                where = f"{anchor.file}:{anchor.line}"
+                return Plan.refuse(self.id, f"{where} changed", f"the fastcgi_pass at {where} is no longer there")
             try:
                 after = ensure_directives_in_block(
-                    text, anchor.line, [("fastcgi_read_timeout", [f"{wanted}s"])], anchor_name="fastcgi_pass"
+                    text, line, [("fastcgi_read_timeout", [f"{wanted}s"])], anchor_name="fastcgi_pass"
                 )
             except EditError as exc:
                 return Plan.refuse(self.id, f"cannot edit {anchor.file}:{anchor.line}", str(exc))

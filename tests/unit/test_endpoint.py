@@ -100,3 +100,20 @@ def test_what_nginx_is_told_to_dial_reaches_the_pool(listen: str) -> None:
     pool = Endpoint.from_listen(listen)
     dialled = Endpoint.from_fastcgi_pass(pool.nginx)
     assert dialled is not None and pool.accepts(dialled)
+
+
+@pytest.mark.parametrize(
+    ("value", "by_name"),
+    [
+        ("wordpress:9000", True),
+        ("example.com_php:9000", True),
+        ("php-fpm.internal:9000", True),
+        ("127.0.0.1:9000", False),
+        ("localhost:9000", False),
+        ("[::1]:9000", False),
+        ("10.0.0.5:9000", False),
+        ("unix:/run/php/php8.2-fpm.sock", False),
+    ],
+)
+def test_a_target_dialled_by_name_is_known_as_such(value: str, by_name: bool) -> None:
+    assert Endpoint.from_fastcgi_pass(value).by_name is by_name
