@@ -13,7 +13,7 @@ from remediations.edit.fpm_ini import set_value
 from remediations.fixes._common import PoolEndpoint, pool_endpoints, pools_behind
 from remediations.fixes.base import Fix, FixContext, Probe, register
 from remediations.memory import HEADROOM, available_to_php_kb, fitting_children
-from remediations.plan import ConfigTest, Plan, Service, WriteFile
+from remediations.plan import ConfigTest, Edits, Plan, Service
 
 DEFAULT_RSS_KB = 64 * 1024  # when no worker is running to measure: a common WordPress worker size
 
@@ -64,28 +64,35 @@ class SizeMaxChildren(Fix):
             )
         if new == current:
             return Plan.noop(self.id, "pm.max_children already fits in RAM", notes)
-        return self._edit(p, facts.files.get(p.pool.file), new, notes)
+        return self._edit(p, facts.files, new, notes)
 
-    def _edit(self, p: PoolEndpoint, before: str | None, new: int, notes: list[str]) -> Plan:
-        if before is None:
-            return Plan.refuse(self.id, f"{p.pool.file} not readable", f"cannot read {p.pool.file}")
-        try:
-            after = set_value(before, p.pool.name, "pm.max_children", str(new))
-            if p.pool.pm == "dynamic":
-                spare = p.pool.directives.get("pm.max_spare_servers")
-                if spare and spare.args and spare.args[0].isdigit() and int(spare.args[0]) > new:
-                    after = set_value(after, p.pool.name, "pm.max_spare_servers", str(new))
-            backlog = p.pool.directives.get("listen.backlog")
-            if backlog and backlog.args and backlog.args[0].isdigit() and int(backlog.args[0]) < new:
-                # A backlog smaller than the pool turns every burst into connect() EAGAIN → 502.
-                after = set_value(after, p.pool.name, "listen.backlog", "511")
-                notes.append(f"listen.backlog {backlog.args[0]} → 511 (FPM's default): smaller than the pool")
-        except EditError as exc:
-            return Plan.refuse(self.id, f"cannot edit {p.pool.file}", str(exc))
+    def _edit(self, p: PoolEndpoint, files: dict[str, str], new: int, notes: list[str]) -> Plan:
+        """Each key is changed where its effective value comes from: a pool may be split over
+        several files (the official image's www.conf, docker.conf, zz-docker.conf), and a value
+        added to the first file would be overridden by a later one while FPM keeps the old."""
+        edits = Edits(files)
+        changes = [("pm.max_children", str(new), "size the pool to RAM")]
+        spare = p.pool.directives.get("pm.max_spare_servers")
+        if p.pool.pm == "dynamic" and spare and spare.args and spare.args[0].isdigit() and int(spare.args[0]) > new:
+            changes.append(("pm.max_spare_servers", str(new), "size the pool to RAM"))
+        backlog = p.pool.directives.get("listen.backlog")
+        if backlog and backlog.args and backlog.args[0].isdigit() and int(backlog.args[0]) < new:
+            # A backlog smaller than the pool turns every burst into connect() EAGAIN → 502.
+            changes.append(("listen.backlog", "511", "size the pool to RAM"))
+            notes.append(f"listen.backlog {backlog.args[0]} → 511 (FPM's default): smaller than the pool")
+        for key, value, reason in changes:
+            where = p.pool.directives[key].file if key in p.pool.directives else p.pool.file
+            text = edits.text(where)
+            if text is None:
+                return Plan.refuse(self.id, f"{where} not readable", f"cannot read {where}")
+            try:
+                edits.set(where, set_value(text, p.pool.name, key, value), reason)
+            except EditError as exc:
+                return Plan.refuse(self.id, f"cannot edit {where}", str(exc))
         return Plan.edits(
             self.id,
             f"pm.max_children {p.pool.max_children or 5} → {new} (pool {p.pool.name})",
-            [WriteFile(p.pool.file, before, after, "size the pool to RAM")],
+            edits.writes(),
             ConfigTest((p.service.binary, "-t"), "never restart FPM on a configuration it rejects"),
             Service(p.service.service, "restart", "apply the new pool size"),
             noop="pm.max_children already as wanted",
