@@ -15,6 +15,7 @@ a time, and every stub is listed (``stubs``): a case never passes because the sa
 from __future__ import annotations
 
 import re
+import shlex
 import shutil
 import subprocess
 from pathlib import Path
@@ -55,6 +56,7 @@ class NginxSandbox:
             shutil.copy2(Path("/etc") / name, root / "etc" / name)
         for d in [f"usr/{u}" for u in SYSTEM_USR] + [
             "dev",
+            "proc",
             "run",
             "tmp",
             "var/log/nginx",
@@ -79,12 +81,20 @@ class NginxSandbox:
 
     # -- the real nginx -----------------------------------------------------------------------------
     def nginx(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return self.run("/usr/sbin/nginx", *args)
+
+    def fpm(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return self.run("/usr/sbin/php-fpm8.2", *args)
+
+    def run(self, binary: str, *args: str) -> subprocess.CompletedProcess[str]:
+        """``binary`` chrooted into the sandbox, in private mount and network namespaces."""
         script = (
             "ip link set lo up && "
             + "".join(f"ip addr add {a}/32 dev lo && " for a in self.addresses)
             + "".join(f"mount --bind -o ro /usr/{d} {self.root}/usr/{d} && " for d in SYSTEM_USR)
-            + f"mount --rbind /dev {self.root}/dev && exec chroot {self.root} /usr/sbin/nginx "
-            + " ".join(args)
+            + f"mount --rbind /dev {self.root}/dev && mount -t proc proc {self.root}/proc && "
+            + f"exec chroot {self.root} {binary} "
+            + " ".join(shlex.quote(a) for a in args)
         )
         return subprocess.run(
             ["unshare", "--mount", "--net", "--propagation", "private", "sh", "-c", script],

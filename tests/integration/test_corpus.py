@@ -18,15 +18,20 @@ Skipped when the corpus is absent (it is beside the project, not in it).
 from __future__ import annotations
 
 import difflib
+import re
 from pathlib import Path
 
 import pytest
 
 from remediations.diagnosis import classify
+from remediations.endpoint import Endpoint
 from remediations.facts import parsers as p
+from remediations.facts.model import FpmService
 from remediations.facts.script import parse_evidence
 from remediations.fixes import REGISTRY
+from remediations.fixes._common import PoolEndpoint
 from remediations.fixes.base import FixContext, ProbeResult
+from remediations.fixes.size_max_children import SizeMaxChildren
 from remediations.plan import Plan, WriteFile
 from tests.integration.corpus_sandbox import CORPUS, NginxSandbox
 from tests.unit.evidence_text import FIXTURE_BOUNDARY
@@ -185,3 +190,89 @@ def test_php_location_edits_on_real_configs(
         assert all(any(w in ln for w in wanted) for ln in lines), (f, lines)
     anchors = {(t.via or t.directive).file for t in ctx.facts.web.fastcgi_targets}
     assert anchors and all(sb.path(f).read_bytes() != before[f] for f in anchors if f in before)
+
+
+# ---- PHP-FPM: fix502's reading of each pool against php-fpm -tt's, and pm.max_children edits -------
+# case, its php-fpm.conf, the prefix its relative paths are read against (php-fpm -p)
+FPM_CASES = [
+    ("f01-debian", "/etc/php/8.2/fpm/php-fpm.conf", None),
+    ("f02-trellis", "/etc/php/8.2/fpm/php-fpm.conf", None),
+    ("f03-wordops", "/etc/php/8.2/fpm/php-fpm.conf", None),
+    ("f04-docker-library", "/usr/local/etc/php-fpm.conf", "/usr/local"),
+    ("f05-bastille-freebsd", "/usr/local/etc/php-fpm.conf", "/usr/local"),
+    ("f06-hestiacp", "/etc/php/8.2/fpm/php-fpm.conf", None),
+    ("f08-centminmod", "/usr/local/etc/php-fpm.conf", "/usr/local"),
+]
+_TT_POOL = re.compile(r"NOTICE: \[([^\]]+)\]$")
+_TT_KEY = re.compile(r"NOTICE: \t([a-z_.]+) = (.*)$")
+
+
+def fpm_files(sb: NginxSandbox, conf: str, prefix: str | None) -> dict[str, str]:
+    """The case's FPM files in the order FPM reads them: the main file, then each include glob."""
+    files = {conf: sb.path(conf).read_text()}
+    for d in p.parse_fpm_ini(dict(files)).includes:
+        pattern = d.args[0] if d.args[0].startswith("/") else f"{prefix or '/usr'}/{d.args[0]}"
+        for f in sorted(sb.root.glob(pattern.lstrip("/"))):
+            files["/" + str(f.relative_to(sb.root))] = f.read_text()
+    return files
+
+
+def effective(sb: NginxSandbox, conf: str, prefix: str | None) -> dict[str, dict[str, str]]:
+    """What the real php-fpm -tt says each pool's settings are (its own merge of every file)."""
+    # -tt prints at log level notice to the error_log: a wrapper read only by this check includes
+    # the case's file, then sends that to stderr (a case may set warning, or a log file)
+    sb.path("/tmp/tt.conf").write_text(f"include = {conf}\n[global]\nlog_level = notice\nerror_log = /proc/self/fd/2\n")
+    res = sb.fpm("-tt", *(["-p", prefix] if prefix else []), "-y", "/tmp/tt.conf")
+    assert res.returncode == 0, res.stderr[-500:]
+    printed = res.stderr
+    pools: dict[str, dict[str, str]] = {}
+    current: dict[str, str] | None = None
+    for line in printed.splitlines():
+        if m := _TT_POOL.search(line):
+            current = pools.setdefault(m.group(1), {}) if m.group(1) != "global" else None
+        elif (m := _TT_KEY.search(line)) and current is not None:
+            current.setdefault(m.group(1), m.group(2))
+    return pools
+
+
+@pytest.mark.parametrize(("case", "conf", "prefix"), FPM_CASES, ids=[c for c, _, _ in FPM_CASES])
+def test_pool_sizes_as_fpm_reads_them_and_edited_where_they_take_effect(
+    tmp_path: Path, case: str, conf: str, prefix: str | None
+) -> None:
+    sb = NginxSandbox(case, tmp_path)
+    for _ in range(10):  # pool users and log directories the case names but does not ship
+        res = sb.fpm("-t", *(["-p", prefix] if prefix else []), "-y", conf)
+        if res.returncode == 0 or not _fpm_stub(sb, res.stderr):
+            break
+    real = effective(sb, conf, prefix)
+    ini = p.parse_fpm_ini(fpm_files(sb, conf, prefix))
+    assert sorted(real) == sorted(pool.name for pool in ini.pools)
+    for pool in ini.pools:
+        assert str(pool.max_children) == real[pool.name]["pm.max_children"], pool.name
+        assert pool.user == real[pool.name]["user"], pool.name
+    target = ini.pools[0]
+    service = FpmService("8.2", "php8.2-fpm", "/usr/sbin/php-fpm8.2", pools=ini.pools, state="running")
+    plan = SizeMaxChildren()._edit(
+        PoolEndpoint(service, target, Endpoint("unix", "/run/x.sock")), fpm_files(sb, conf, prefix), 77, []
+    )
+    assert plan.escalate is None, plan.render()
+    apply(sb, plan)
+    assert effective(sb, conf, prefix)[target.name]["pm.max_children"] == "77"
+
+
+def _fpm_stub(sb: NginxSandbox, stderr: str) -> bool:
+    if m := re.search(r"\[pool [^\]]+\] cannot get uid for user '([^']+)'", stderr):
+        sb._user(m.group(1))
+        return True
+    if m := re.search(r"\[pool [^\]]+\] cannot get gid for group '([^']+)'", stderr):
+        sb._group(m.group(1))
+        return True
+    if m := re.search(r"the (?:chdir path|prefix) '([^']+)' does not exist", stderr):
+        sb._dir(m.group(1))
+        return True
+    if m := re.search(
+        r"(?:failed to open (?:error_log|slowlog|access log) |create or open slowlog)\(([^)]+)\)", stderr
+    ):
+        sb._file(m.group(1))
+        return True
+    return False
