@@ -149,15 +149,9 @@ class Journal:
         if isinstance(op, CreateFile):
             return self._create(op, fix_id)
         if isinstance(op, DeleteFile):
-            rec: dict[str, Any] = {"op": "delete", "fix": fix_id, "path": op.path}
-            script = (
-                self._preamble() + REAL_SH + f'; P={q(op.path)}; real "${{P%/*}}" || exit 95; '
-                'cd -P -- "$R" || exit 95; { ' + self._record(rec) + '} || exit 97; rm -f -- "${P##*/}"'
-            )
-            self._run(script, op.describe())
-            return Applied(op, True)
+            return self._delete(op, fix_id)
         if isinstance(op, Rename):
-            rec = {"op": "rename", "fix": fix_id, "src": op.src, "dst": op.dst}
+            rec: dict[str, Any] = {"op": "rename", "fix": fix_id, "src": op.src, "dst": op.dst}
             script = (
                 self._preamble() + f"S={q(op.src)}; T={q(op.dst)}; "
                 '[ -e "$S" ] || { echo "$S does not exist" >&2; exit 3; }; '
@@ -237,6 +231,20 @@ class Journal:
             + 'mv -fT -- "$T" "$P"'
         )
         self._run(script, op.describe(), stdin=op.after)
+        return Applied(op, True)
+
+    def _delete(self, op: DeleteFile, fix_id: str) -> Applied:
+        """Remove the name (never following it); its directory too when this run's CreateFile
+        made it and it is empty again, so a finished run leaves wp-content as it found it."""
+        rec: dict[str, Any] = {"op": "delete", "fix": fix_id, "path": op.path}
+        made = q('"path": ' + json.dumps(op.path))
+        script = (
+            self._preamble() + REAL_SH + f'; P={q(op.path)}; real "${{P%/*}}" || exit 95; '
+            'cd -P -- "$R" || exit 95; { ' + self._record(rec) + '} || exit 97; rm -f -- "${P##*/}"; '
+            f'if grep -F {made} "$J" | grep -F \'"op": "create"\' | grep -qF \'"dir_made": true\'; '
+            'then cd / && rmdir -- "$R" 2>/dev/null; fi; true'
+        )
+        self._run(script, op.describe())
         return Applied(op, True)
 
     def _create(self, op: CreateFile, fix_id: str) -> Applied:
@@ -343,7 +351,10 @@ def undo_run(t: Runner, run_id: str, *, fix_id: str | None = None) -> list[str]:
             # only the name we made goes (rm never follows it), then the directory if we made it
             p = q(rec["path"])
             made = 'rmdir -- "${P%/*}" 2>/dev/null; ' if rec.get("dir_made") in (True, "true") else ""
-            step = f'P={p}; if real "${{P%/*}}"; then ( cd -P -- "$R" && rm -f -- "${{P##*/}}" ) || rc=1; {made}fi; '
+            step = (
+                f'P={p}; if [ -d "${{P%/*}}" ] && real "${{P%/*}}"; then '
+                f'( cd -P -- "$R" && rm -f -- "${{P##*/}}" ) || rc=1; {made}fi; '
+            )
             lines.append(f"remove {rec['path']}")
         elif op == "command" and rec.get("undo"):
             step = join(*rec["undo"]) + " || rc=1; "

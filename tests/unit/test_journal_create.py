@@ -62,6 +62,15 @@ def test_create_makes_the_directory_and_file_like_wp_content_and_undo_removes_bo
     assert not mu.exists()
 
 
+def test_create_then_delete_leaves_wp_content_as_it_was_and_undo_still_succeeds(content_dir: Path) -> None:
+    j, t = journal("c5")
+    j.apply(create(content_dir), "bisect-plugins")
+    j.apply(DeleteFile(str(content_dir / "mu-plugins" / "fix502-bisect.php"), "done"), "bisect-plugins")
+    assert list(content_dir.iterdir()) == []  # the directory this run made is gone with the file
+    undo_run(t, "c5")
+    assert list(content_dir.iterdir()) == []
+
+
 def test_an_existing_directory_and_its_other_files_stay(content_dir: Path) -> None:
     mu = content_dir / "mu-plugins"
     mu.mkdir()
