@@ -21,7 +21,7 @@ byte for byte even if an admin saved options meanwhile.
 
 Where per-request filtering cannot work — the echo probe gets no worker (the pool is exhausted by
 normal traffic) or the mu-plugin is not loaded (not readable by the pool, a custom mu-plugin
-directory, a clock off by minutes) — or ``with: {method: rename}``, the fix falls back to the
+directory, facts older than the signature lifetime) — or ``with: {method: rename}``, the fix falls back to the
 articles' test, and says so: ``wp-content/plugins`` is renamed away for everyone, halves come back,
 and every plugin but the culprit is back in place at the end.  Rollback restores either way.
 """

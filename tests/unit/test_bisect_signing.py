@@ -175,3 +175,12 @@ def test_php_echo_answers_the_marker_python_expects(tmp_path: Path) -> None:
     r = run_mu(tmp_path, dict(probe.headers)[HEADER], remote="192.0.2.7", local="192.0.2.7")
     assert probe.expect_body is not None and r["printed"].strip() == probe.expect_body
     assert r["active"] is None  # echo exits before any plugin loads
+
+
+def test_the_plan_a_person_approves_is_the_plan_a_later_run_renders() -> None:
+    """``serve``'s approve mode applies a fix only when its plan renders byte for byte as the
+    approved one: the per-run key (and each probe's nonce and expiry) must not be part of it."""
+    ctx = context({"capture": "segfault-plugin"})
+    first, second = REGISTRY["bisect-plugins"](), REGISTRY["bisect-plugins"]()
+    assert first.key != second.key
+    assert next(first.steps(ctx)).render() == next(second.steps(ctx)).render()
