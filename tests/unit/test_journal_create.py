@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +23,7 @@ from remediations.plan import CreateFile, DeleteFile
 from remediations.transport import LocalTransport
 
 CONTENT = "<?php\n// fix502 test\n"
+WEB_USER = ["setpriv", "--reuid=33", "--regid=33", "--clear-groups", "--"]
 
 
 @pytest.fixture
@@ -103,3 +106,83 @@ def test_a_linked_mu_plugins_in_the_web_users_directory_is_not_followed(content_
     assert list(target.iterdir()) == []
     undo_run(t, "c4")
     assert (content_dir / "mu-plugins").is_symlink() and target.is_dir()
+
+
+RACER = r"""
+import os, sys, time
+wc, secret, rootdir, stop = sys.argv[1:5]
+end = time.time() + 60
+swaps = 0
+while time.time() < end and not os.path.exists(stop):
+    for d in (wc, os.path.join(wc, "mu-plugins")):
+        try:
+            entries = list(os.scandir(d))
+        except OSError:
+            continue
+        for e in entries:
+            fresh = e.name.startswith(".fix502.") or e.name in ("mu-plugins", "fix502-bisect.php")
+            if not fresh or e.is_symlink():
+                continue
+            try:
+                if e.is_dir(follow_symlinks=False):
+                    os.rename(e.path, e.path + ".gone")
+                    os.symlink(rootdir, e.path)
+                else:
+                    os.unlink(e.path)
+                    os.symlink(secret, e.path)
+                swaps += 1
+            except OSError:
+                pass
+print(swaps)
+"""
+
+
+def test_a_racing_web_user_cannot_turn_the_mu_plugin_into_a_root_write(content_dir: Path) -> None:
+    """uid 33 swaps every name fix502 makes in wp-content and mu-plugins (the directory, the temp
+    file, the plugin) for a link to a root-only file: that file must come out untouched."""
+    if shutil.which("setpriv") is None:
+        pytest.skip("needs setpriv")
+    secret = content_dir.parent / "secret"
+    secret.write_text("root only\n")
+    os.chmod(secret, 0o600)
+    rootdir = content_dir.parent / "rootdir"
+    rootdir.mkdir(mode=0o755)  # root's: the web user cannot write here, a link to it must not let root
+    stop = content_dir.parent / "stop"
+    racer = subprocess.Popen(
+        [*WEB_USER, sys.executable, "-c", RACER, str(content_dir), str(secret), str(rootdir), str(stop)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    done = refused = 0
+    try:
+        for i in range(30):
+            for left in [*content_dir.iterdir(), *content_dir.glob("mu-plugins/*")]:  # a fresh race each time
+                if left.is_symlink():
+                    left.unlink()
+                elif left.name.endswith(".gone"):
+                    shutil.rmtree(left)
+            j, t = journal(f"race{i}")
+            try:
+                j.apply(create(content_dir), "bisect-plugins")
+                made = content_dir / "mu-plugins" / "fix502-bisect.php"
+                if made.exists() and not made.is_symlink():
+                    st = made.lstat()
+                    assert (st.st_uid, st.st_mode & 0o7777) == (33, 0o640)
+                j.apply(DeleteFile(str(made), "done"), "bisect-plugins")
+                done += 1
+            except Fix502Error:
+                refused += 1
+            try:
+                undo_run(t, f"race{i}")
+            except Fix502Error:
+                pass
+    finally:
+        stop.touch()
+        out, _ = racer.communicate(timeout=70)
+    print(f"racer swaps: {out.strip()}, applied: {done}, refused: {refused}")
+    assert int(out) > 0, "the racer never swapped anything: the test proved nothing"
+    assert done + refused == 30
+    st = secret.lstat()
+    assert (st.st_uid, st.st_gid, st.st_mode & 0o7777) == (0, 0, 0o600)
+    assert secret.read_text() == "root only\n"
+    assert list(rootdir.iterdir()) == []
