@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from remediations.errors import BackupFailed, CommandFailed, Fix502Error
-from remediations.plan import Command, MakeDir, Op, RemoveStale, Rename, Service, WriteFile
+from remediations.plan import Command, CreateFile, DeleteFile, MakeDir, Op, RemoveStale, Rename, Service, WriteFile
 from remediations.transport import Runner, join, q, run_ok
 
 BACKUP_ROOT = "/var/backups/fix502"
@@ -146,6 +146,10 @@ class Journal:
     def apply(self, op: Op, fix_id: str) -> Applied:
         if isinstance(op, WriteFile):
             return self._write(op, fix_id)
+        if isinstance(op, CreateFile):
+            return self._create(op, fix_id)
+        if isinstance(op, DeleteFile):
+            return self._delete(op, fix_id)
         if isinstance(op, Rename):
             rec: dict[str, Any] = {"op": "rename", "fix": fix_id, "src": op.src, "dst": op.dst}
             script = (
@@ -229,6 +233,46 @@ class Journal:
         self._run(script, op.describe(), stdin=op.after)
         return Applied(op, True)
 
+    def _delete(self, op: DeleteFile, fix_id: str) -> Applied:
+        """Remove the name (never following it); its directory too when this run's CreateFile
+        made it and it is empty again, so a finished run leaves wp-content as it found it."""
+        rec: dict[str, Any] = {"op": "delete", "fix": fix_id, "path": op.path}
+        made = q('"path": ' + json.dumps(op.path))
+        script = (
+            self._preamble() + REAL_SH + f'; P={q(op.path)}; real "${{P%/*}}" || exit 95; '
+            'cd -P -- "$R" || exit 95; { ' + self._record(rec) + '} || exit 97; rm -f -- "${P##*/}"; '
+            f'if grep -F {made} "$J" | grep -F \'"op": "create"\' | grep -qF \'"dir_made": true\'; '
+            'then cd / && rmdir -- "$R" 2>/dev/null; fi; true'
+        )
+        self._run(script, op.describe())
+        return Applied(op, True)
+
+    def _create(self, op: CreateFile, fix_id: str) -> Applied:
+        """The directory is entered once (``cd -P``) and everything after works on names inside
+        it: the web user may swap a name in wp-content for a link at any moment, but not the
+        directory our shell already stands in.  The record (written first) says whether the
+        directory was made here, so undo removes exactly what this op made."""
+        rec = {"op": "create", "fix": fix_id, "path": op.path, "dir_made": "@M@"}
+        record = self._record(rec).replace('"@M@"', "'\"$MADE\"'")
+        script = (
+            self._preamble() + REAL_SH + "; " + PUT_SH + f"; P={q(op.path)}; DIR=${{P%/*}}; N=${{P##*/}}; "
+            f"L={q(op.like)}; M={q(op.mode)}; MADE=false; "
+            '[ -e "$DIR" ] || [ -L "$DIR" ] || MADE=true; '
+            "{ " + record + "} || exit 97; "
+            'if [ "$MADE" = true ]; then set -- $(stat -L -c "%a %u %g" -- "$L"); '
+            '( umask "$(printf %o $((0777 & ~0$1)))"; mkdir -- "$DIR" ); chown -h -- "$2:$3" "$DIR"; '
+            '[ "$(stat -c "%u:%g %a %F" -- "$DIR")" = "$2:$3 $1 directory" ] '
+            '|| { echo "$DIR changed under us" >&2; exit 95; }; fi; '
+            'real "$DIR" || exit 95; cd -P -- "$R" || exit 95; '
+            '[ ! -e "$N" ] && [ ! -L "$N" ] || { echo "$P already exists" >&2; exit 3; }; '
+            'set -- $(stat -c "%u %g" -- .); put "./$N" "$M" "$1" "$2" || exit 95; '
+            + f'[ "$(sha256sum < "$T" | cut -d" " -f1)" = {q(sha256(op.content))} ] '
+            + '|| { rm -f -- "$T"; echo "new content arrived incomplete" >&2; exit 96; }; '
+            + 'mv -fT -- "$T" "$N"'
+        )
+        self._run(script, op.describe(), stdin=op.content)
+        return Applied(op, True)
+
     # -- undoing ------------------------------------------------------------------------------
     def records(self) -> list[dict[str, Any]]:
         return read_journal(self.t, self.run_id)
@@ -303,6 +347,15 @@ def undo_run(t: Runner, run_id: str, *, fix_id: str | None = None) -> list[str]:
             p = q(rec["path"])
             step = f"if [ -f {b} ] && [ ! -e {p} ]; then restore {b} {p} || rc=1; fi; "
             lines.append(f"restore {rec['path']}")
+        elif op == "create":
+            # only the name we made goes (rm never follows it), then the directory if we made it
+            p = q(rec["path"])
+            made = 'rmdir -- "${P%/*}" 2>/dev/null; ' if rec.get("dir_made") in (True, "true") else ""
+            step = (
+                f'P={p}; if [ -d "${{P%/*}}" ] && real "${{P%/*}}"; then '
+                f'( cd -P -- "$R" && rm -f -- "${{P##*/}}" ) || rc=1; {made}fi; '
+            )
+            lines.append(f"remove {rec['path']}")
         elif op == "command" and rec.get("undo"):
             step = join(*rec["undo"]) + " || rc=1; "
             lines.append("run " + " ".join(rec["undo"]))

@@ -61,6 +61,43 @@ class MakeDir:
 
 
 @dataclass(frozen=True)
+class CreateFile:
+    """Create a file that must not exist yet (a temporary must-use plugin), owner as the directory
+    it goes in, never following a link; the directory is made like ``like`` when it is missing.
+    Undo removes the file (and the directory when this op made it).  ``secrets`` are shown as
+    ``<secret>`` in every diff: the content may embed a per-run key."""
+
+    path: str
+    content: str
+    like: str
+    mode: str
+    reason: str
+    secrets: tuple[str, ...] = ()
+
+    def diff(self) -> str:
+        shown = self.content
+        for secret in self.secrets:
+            shown = shown.replace(secret, "<secret>")
+        return "".join(
+            difflib.unified_diff([], shown.splitlines(keepends=True), fromfile="/dev/null", tofile=f"b{self.path}")
+        )
+
+    def describe(self) -> str:
+        return f"create {self.path} (mode {self.mode}, owner as its directory): {self.reason}"
+
+
+@dataclass(frozen=True)
+class DeleteFile:
+    """Remove a file a :class:`CreateFile` of this run made (its undo would remove it anyway)."""
+
+    path: str
+    reason: str
+
+    def describe(self) -> str:
+        return f"delete {self.path}: {self.reason}"
+
+
+@dataclass(frozen=True)
 class RemoveStale:
     """Remove a leftover socket or pid file of a dead process. Backed up when it is a regular file."""
 
@@ -146,7 +183,7 @@ class Edits:
         ]
 
 
-Op = WriteFile | Rename | MakeDir | RemoveStale | Service | ConfigTest | Command
+Op = WriteFile | CreateFile | DeleteFile | Rename | MakeDir | RemoveStale | Service | ConfigTest | Command
 
 
 @dataclass
@@ -194,14 +231,14 @@ class Plan:
         return not self.ops
 
     def diffs(self) -> str:
-        return "".join(op.diff() for op in self.ops if isinstance(op, WriteFile))
+        return "".join(op.diff() for op in self.ops if isinstance(op, WriteFile | CreateFile))
 
     def render(self) -> str:
         lines = [f"{self.fix_id}: {self.summary}"]
         lines += [f"  # {n}" for n in self.notes]
         for op in self.ops:
             lines.append(f"  - {op.describe()}")
-            if isinstance(op, WriteFile):
+            if isinstance(op, WriteFile | CreateFile):
                 lines += ["    " + d for d in op.diff().splitlines()]
         if self.may_change:
             lines.append("  … may change: further steps depend on probe results")

@@ -125,16 +125,24 @@ def collect(t: Transport, host: Host, *, since: float | None, window: int) -> tu
 def probe_on_host(t: Transport, host: Host, probe: Probe) -> ProbeResult:
     """Request the site on the host itself (curl --resolve to the address we reached it on)."""
     url = site_url(host).rstrip("/") + "/" + probe.path.lstrip("/")
+    if probe.query:
+        url += ("&" if "?" in url else "?") + probe.query
     one = (
         "out=$(curl -sS -o \"$B\" -w '%{http_code}' --max-time 20 "
-        '--resolve "$HP:$ADDR" ' + q(url) + ' 2>/dev/null) || out=000; echo "$out"'
+        + ('-H @"$T/h" ' if probe.headers else "")
+        + '--resolve "$HP:$ADDR" '
+        + q(url)
+        + ' 2>/dev/null) || out=000; echo "$out"'
     )
     hp = _host_port(url)
+    # headers (a signature) go through stdin into the root-only temp dir: a command line is
+    # readable by every local user, the web user included
     script = (
         "set -- $SSH_CONNECTION; ADDR=${3:-127.0.0.1}; "
         f"HP={q(hp)}; "
         "T=$(mktemp -d); trap 'rm -rf \"$T\"' EXIT; "
-        f'for i in $(seq 1 {int(probe.concurrency)}); do ( B="$T/$i"; {one} > "$T/$i.code" ) & done; wait; '
+        + ('cat > "$T/h"; ' if probe.headers else "")
+        + f'for i in $(seq 1 {int(probe.concurrency)}); do ( B="$T/$i"; {one} > "$T/$i.code" ) & done; wait; '
         f'for i in $(seq 1 {int(probe.concurrency)}); do printf \'%s \' "$(cat "$T/$i.code")"; '
         + (
             f'if grep -qF {q(probe.expect_body)} "$T/$i" 2>/dev/null; then echo yes; else echo no; fi; '
@@ -143,7 +151,8 @@ def probe_on_host(t: Transport, host: Host, probe: Probe) -> ProbeResult:
         )
         + "done"
     )
-    result = t.run(script, timeout=60)
+    headers = "".join(f"{k}: {v}\n" for k, v in probe.headers)
+    result = t.run(script, stdin=headers if probe.headers else None, timeout=60)
     statuses: list[int | None] = []
     ok = bool(result.stdout.strip())
     for line in result.stdout.split("\n"):

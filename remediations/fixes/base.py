@@ -30,6 +30,10 @@ class Probe:
     expect_body: str | None = 'content="WordPress'  # the generator meta tag: real WordPress rendered
     concurrency: int = 1  # >1: fire that many requests at once, all must pass (pool sizing)
     attempts: int | None = None  # None: the playbook's verify retries; bisection probes use 1
+    # Request headers (sent from a root-only file, never on a command line) and a query string kept
+    # when the playbook moves ``path``: plugin bisection's signed, cache-busting probes.
+    headers: tuple[tuple[str, str], ...] = ()
+    query: str = ""
 
 
 @dataclass

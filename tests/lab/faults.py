@@ -177,6 +177,31 @@ def segfault_plugin(host: LabHost) -> None:
     )
 
 
+def segfault_plugin_on_home(host: LabHost) -> None:
+    """The culprit crashes the front page only: any other page (here ``?lab-visitor=1``) still
+    renders with every plugin, so a test can watch what visitors get while a fix searches."""
+    poison_plugin(
+        host,
+        CULPRIT,
+        "if ( ! isset( $_GET['lab-visitor'] ) ) {\n"
+        "function lab_gallery_walk( $x ) { return array_map( 'lab_gallery_walk', array( $x ) ); }\n"
+        "lab_gallery_walk( 1 );\n}",
+    )
+
+
+def custom_mu_plugin_dir(host: LabHost) -> None:
+    """The site keeps its must-use plugins elsewhere (WPMU_PLUGIN_DIR, as Bedrock-style layouts
+    do): a file put in wp-content/mu-plugins is never loaded."""
+    mu = "/var/www/wordpress/wp-content/site-mu"
+    host.sh(f"mkdir -p {mu} && chown www-data:www-data {mu}")
+    edit(
+        host,
+        "/var/www/wordpress/wp-config.php",
+        lambda t: t.replace("<?php\n", f"<?php\ndefine( 'WPMU_PLUGIN_DIR', '{mu}' );\n", 1),
+    )
+    await_opcache()
+
+
 def segfault_theme(host: LabHost) -> None:
     """The active theme's functions.php crashes the worker natively (plugins are innocent)."""
     theme = "/var/www/wordpress/wp-content/themes/lab-classic/functions.php"
@@ -299,6 +324,8 @@ FAULTS: dict[str, Callable[[LabHost], None]] = {
     "tcp-port-mismatch": tcp_port_mismatch,
     "socket-permissions": socket_permissions,
     "segfault-plugin": segfault_plugin,
+    "segfault-plugin-on-home": segfault_plugin_on_home,
+    "custom-mu-plugin-dir": custom_mu_plugin_dir,
     "segfault-theme": segfault_theme,
     "big-headers-plugin": big_headers_plugin,
     "request-timeout": request_timeout,

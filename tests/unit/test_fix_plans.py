@@ -48,6 +48,8 @@ def check_plan(plan: Plan, expect: dict[str, Any]) -> None:
         assert plan.escalate is not None and expect["escalate"] in plan.escalate, plan.render()
         return
     assert plan.escalate is None, plan.render()
+    if "summary" in expect:
+        assert expect["summary"] in plan.summary, plan.render()
     if "noop" in expect:
         assert plan.empty and expect["noop"] in plan.summary, plan.render()
         return
@@ -66,6 +68,9 @@ def run_steps(case: dict[str, Any], ctx: FixContext) -> None:
     probes = list(case["probes"])
     for i, expect in enumerate(case["expect"]["steps"]):
         check_plan(plan, expect)
+        if plan.escalate is not None:  # the driver stops here: nothing more is sent
+            assert i == len(case["expect"]["steps"]) - 1, f"the fix escalated at step {i + 1}"
+            return
         try:
             plan = steps.send(ProbeResult(ok=probes[i], status=200 if probes[i] else 502))
         except StopIteration as stop:
