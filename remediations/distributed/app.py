@@ -36,6 +36,7 @@ def make_app(url: str, *, visibility_timeout: float = 300.0) -> Any:
         task_default_queue=QUEUE,
         worker_prefetch_multiplier=1,
         worker_hijack_root_logger=False,
+        worker_redirect_stdouts=False,
         broker_connection_retry_on_startup=False,
         broker_transport_options={
             "visibility_timeout": visibility_timeout,
@@ -62,10 +63,18 @@ def make_app(url: str, *, visibility_timeout: float = 300.0) -> Any:
 
 def run_worker(ctx: hosttask.WorkerContext, url: str, *, concurrency: int, visibility_timeout: float) -> None:
     """Blocks: a Celery worker with a thread pool (the host work is SSH round trips, not CPU)."""
+    import warnings
+
+    from celery.platforms import SecurityWarning
+
+    # fix502 runs as root by design (it restarts services on the hosts); Celery's warning about
+    # a root worker concerns pickle payloads, which this app does not accept (json only).
+    warnings.filterwarnings("ignore", category=SecurityWarning)
     hosttask.CONTEXT = ctx
     app = make_app(url, visibility_timeout=visibility_timeout)
     app.worker_main(
         [
+            "--quiet",
             "worker",
             "--pool=threads",
             f"--concurrency={concurrency}",
