@@ -163,19 +163,22 @@ class _Relay:
         self.interrupted = False
 
     def wait(self, group: list[str]) -> None:
-        while True:
+        waiting = set(group) - self.seen
+        while waiting:
             self._events()
-            done = self.state.finished(group)
-            for name in group:
-                if name in done and name not in self.seen:
+            fresh = self.state.done_since(len(self.seen))
+            if fresh:
+                texts = self.state.finished(fresh)
+                for name in fresh:
                     self.seen.add(name)
-                    self.options.processor.host_done(codec.decode(done[name], name))
-            if len(done) == len(group):
-                return
+                    waiting.discard(name)
+                    self.options.processor.host_done(codec.decode(texts[name], name))
+                continue
             if self.options.stop.is_set() and not self.interrupted:
                 self.interrupted = True
                 self.state.interrupt()
-                self.state.skip_unstarted(group, codec.skipped("-"))
+                self.state.skip_unstarted(waiting, codec.skipped("-"))
+                continue
             time.sleep(0.2)
 
     def _events(self) -> None:

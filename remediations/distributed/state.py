@@ -30,8 +30,8 @@ if TYPE_CHECKING:
 KEEP_SECONDS = 7 * 24 * 3600  # a run's keys outlive it long enough for a late redelivery to find "done"
 
 RESERVE = """
-local meta, batch_of, attempts, results = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local host, skipped = ARGV[1], ARGV[2]
+local meta, batch_of, attempts, results, done = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local host, skipped, keep = ARGV[1], ARGV[2], ARGV[3]
 if redis.call('EXISTS', meta) == 0 then return {'unknown', 0} end
 if redis.call('HEXISTS', results, host) == 1 then return {'done', 0} end
 local b = redis.call('HGET', batch_of, host)
@@ -40,19 +40,26 @@ local n = tonumber(redis.call('HGET', attempts, host) or '0')
 if n > 0 then return {'again', redis.call('HINCRBY', attempts, host, 1)} end
 if redis.call('HEXISTS', meta, 'stopped') == 1 then
   redis.call('HSET', results, host, skipped)
+  redis.call('RPUSH', done, host)
+  redis.call('EXPIRE', results, keep)
+  redis.call('EXPIRE', done, keep)
   return {'skipped', 0}
 end
 if tonumber(redis.call('HGET', meta, 'batch')) ~= tonumber(b) then return {'wait', 0} end
 redis.call('HSET', attempts, host, 1)
+redis.call('EXPIRE', attempts, keep)
 return {'go', 1}
 """
 
 FINISH = """
-local meta, results, lock = KEYS[1], KEYS[2], KEYS[3]
-local host, result, failure, token = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local meta, results, lock, done = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local host, result, failure, token, keep = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 if token ~= '' and redis.call('GET', lock) ~= token then return -1 end
 if redis.call('HEXISTS', results, host) == 1 then return -2 end
 redis.call('HSET', results, host, result)
+redis.call('RPUSH', done, host)
+redis.call('EXPIRE', results, keep)
+redis.call('EXPIRE', done, keep)
 local failed = tonumber(redis.call('HGET', meta, 'failed') or '0')
 if failure == '1' then failed = redis.call('HINCRBY', meta, 'failed', 1) end
 local cap = redis.call('HGET', meta, 'cap')
@@ -63,13 +70,14 @@ return failed
 """
 
 SKIP_UNSTARTED = """
-local attempts, results = KEYS[1], KEYS[2]
+local attempts, results, done = KEYS[1], KEYS[2], KEYS[3]
 local skipped = ARGV[1]
 local n = 0
 for i = 2, #ARGV do
   local host = ARGV[i]
   if redis.call('HEXISTS', results, host) == 0 and redis.call('HEXISTS', attempts, host) == 0 then
     redis.call('HSET', results, host, skipped)
+    redis.call('RPUSH', done, host)
     n = n + 1
   end
 end
@@ -96,7 +104,10 @@ class Reservation:
 
 
 class RunState:
-    """One fleet run's keys: ``fix502:run:RUN_ID:{meta,batch_of,attempts,results,events}``."""
+    """One fleet run's keys: ``fix502:run:RUN_ID:{meta,batch_of,attempts,results,done,events}``.
+
+    ``done`` lists hosts in the order their results arrived: the controller reads only what is
+    new (a 10,000-host run must not re-read every result five times a second)."""
 
     def __init__(self, client: redis.Redis, run_id: str) -> None:
         self.r = client
@@ -104,6 +115,7 @@ class RunState:
         base = f"fix502:run:{run_id}"
         self.meta, self.batch_of = f"{base}:meta", f"{base}:batch_of"
         self.attempts, self.results, self.events = f"{base}:attempts", f"{base}:results", f"{base}:events"
+        self.done = f"{base}:done"
         self._reserve = client.register_script(RESERVE)
         self._finish = client.register_script(FINISH)
         self._skip = client.register_script(SKIP_UNSTARTED)
@@ -116,7 +128,7 @@ class RunState:
     # -- the controller ----------------------------------------------------------------------
     def create(self, batches: list[list[str]], cap: int | None, spec: dict[str, Any]) -> None:
         pipe = self.r.pipeline(transaction=True)
-        pipe.delete(self.meta, self.batch_of, self.attempts, self.results, self.events)
+        pipe.delete(self.meta, self.batch_of, self.attempts, self.results, self.done, self.events)
         pipe.hset(self.meta, mapping={"batch": -1, "failed": 0, "cap": "" if cap is None else cap})
         pipe.hset(self.meta, "spec", json.dumps(spec))
         mapping: dict[Any, Any] = {name: i for i, names in enumerate(batches) for name in names}
@@ -136,7 +148,7 @@ class RunState:
         names = list(hosts)
         if not names:
             return 0
-        return int(self._skip(keys=[self.attempts, self.results], args=[skipped_json, *names]))
+        return int(self._skip(keys=[self.attempts, self.results, self.done], args=[skipped_json, *names]))
 
     def stopped(self) -> tuple[str | None, int]:
         """(None | "cap" | "interrupted", the failure count when the cap stopped the run)."""
@@ -150,6 +162,10 @@ class RunState:
         values = self.r.hmget(self.results, names)
         return {n: _text(v) for n, v in zip(names, values, strict=True) if v is not None}
 
+    def done_since(self, start: int) -> list[str]:
+        """Hosts whose result arrived after the first ``start`` ones, in arrival order."""
+        return [_text(n) for n in self.r.lrange(self.done, start, -1)]
+
     def attempt_of(self, host: str) -> int:
         return int(self.r.hget(self.attempts, host) or 0)
 
@@ -157,7 +173,7 @@ class RunState:
         return [_text(e) for e in self.r.lrange(self.events, start, -1)]
 
     def expire(self) -> None:
-        for key in (self.meta, self.batch_of, self.attempts, self.results, self.events):
+        for key in (self.meta, self.batch_of, self.attempts, self.results, self.done, self.events):
             self.r.expire(key, KEEP_SECONDS)
 
     # -- a worker ----------------------------------------------------------------------------
@@ -166,15 +182,15 @@ class RunState:
         return None if raw is None else dict(json.loads(raw))
 
     def reserve(self, host: str, skipped_json: str) -> Reservation:
-        keys = [self.meta, self.batch_of, self.attempts, self.results]
-        verdict, attempt = self._reserve(keys=keys, args=[host, skipped_json])
+        keys = [self.meta, self.batch_of, self.attempts, self.results, self.done]
+        verdict, attempt = self._reserve(keys=keys, args=[host, skipped_json, KEEP_SECONDS])
         return Reservation(_text(verdict), int(attempt))
 
     def finish(self, host: str, result_json: str, *, failure: bool, token: str = "") -> int:
         """The failure count after this result; -1: this worker no longer holds the host's lock
         (nothing recorded); -2: the host already had a result (nothing recorded)."""
-        keys = [self.meta, self.results, self.lock_key(host)]
-        return int(self._finish(keys=keys, args=[host, result_json, "1" if failure else "0", token]))
+        keys = [self.meta, self.results, self.lock_key(host), self.done]
+        return int(self._finish(keys=keys, args=[host, result_json, "1" if failure else "0", token, KEEP_SECONDS]))
 
     def event(self, line: str) -> None:
         pipe = self.r.pipeline(transaction=False)

@@ -61,7 +61,7 @@ class Worker:
 
     def hosts(self) -> dict[str, str]:
         """host -> what this worker said it did (its last word on that host)."""
-        return {m[0]: m[1] for m in re.findall(r"^\[(web\d+)\] (\w+)", self.text(), re.M)}
+        return {m[0]: m[1] for m in re.findall(r"^\[(web\d+|gone\d+)\] (\w+)", self.text(), re.M)}
 
     def kill(self) -> None:
         self.proc.send_signal(signal.SIGKILL)
@@ -118,12 +118,12 @@ def controller(url: str, inventory: Path, names: list[str], report: Path, *extra
 
 
 def inventory_of(tmp: Path, hosts: list[lab.LabHost], dead: list[str] = ()) -> Path:  # type: ignore[assignment]
-    """The lab hosts, plus (first, in this order) names whose address has no sshd at all."""
+    """The lab hosts, plus (first, in this order) ``goneN`` hosts at 127.0.0.(250+N): no sshd there."""
     path = lab.write_inventory(hosts, tmp / "inventory.yml")
     lines = path.read_text().splitlines()
     at = lines.index("      hosts:") + 1
     for name in reversed(dead):
-        addr = f"127.0.0.{10 + int(name.removeprefix('web'))}"
+        addr = f"127.0.0.{250 + int(name.removeprefix('gone'))}"
         lines[at:at] = [
             f"        {name}:",
             f"          ansible_host: {addr}",
@@ -252,7 +252,9 @@ def _records(h: lab.LabHost) -> list[dict[str, object]]:
 
 # --- 3. the cap reached on one worker stops the others -------------------------------------------
 def test_cap_on_one_worker_stops_the_others(url: str, tmp_path: Path, workers: list[Worker]) -> None:
-    dead = ["web138", "web139"]  # in the inventory, but no sshd answers there: unreachable
+    # In the inventory, but nothing listens there: unreachable.  Outside the lab's 127.0.0.11-210, so
+    # no lab host (another module's or the benchmark's) can ever be up at these addresses.
+    dead = ["gone1", "gone2"]
     names = ["web127", "web128", "web129", "web130"]
     hosts = {n: host(n) for n in names}
     faults.apply(hosts["web127"], "fpm-stopped")  # fixable, but must not be reached
@@ -267,7 +269,7 @@ def test_cap_on_one_worker_stops_the_others(url: str, tmp_path: Path, workers: l
     assert proc.returncode == 3, out  # an unreachable host: exit 3, as in-process
     data = json.loads(report.read_text())
     assert "--max-fail 1 reached" in data["stopped"] and "stopped early: --max-fail 1 reached" in out
-    assert data["hosts"]["web138"]["status"] == "unreachable"
+    assert data["hosts"]["gone1"]["status"] == "unreachable"
     said = [w.hosts() for w in workers]
     started = [n for n, r in data["hosts"].items() if r["status"] != "skipped"]
     skipped = [n for n, r in data["hosts"].items() if r["status"] == "skipped"]
@@ -283,6 +285,6 @@ def test_cap_on_one_worker_stops_the_others(url: str, tmp_path: Path, workers: l
             assert snapshot(hosts[n]) == before[n] and hosts[n].fpm_pids() == pids[n]
             assert not runs_on(hosts[n]) and not lock_left(hosts[n])
     assert hosts["web127"].http("/")[0] == 502 or "web127" in started
-    failer = next(i for i, d in enumerate(said) if d.get("web138") == "unreachable")
+    failer = next(i for i, d in enumerate(said) if d.get("gone1") == "unreachable")
     others = [d for i, d in enumerate(said) if i != failer]
     assert others and all(d for d in others), said  # the other worker took part too

@@ -143,6 +143,7 @@ def test_interrupt_skips_only_unstarted_hosts(client: redis.Redis) -> None:
     st.interrupt()
     assert st.skip_unstarted(["a", "b", "c"], skipped("-")) == 2
     assert set(st.finished(["a", "b", "c"])) == {"b", "c"}
+    assert st.done_since(0) == ["b", "c"] and st.done_since(1) == ["c"]
     assert st.reserve("b", skipped("b")).verdict == "done"
     # the host that was running is still allowed to finish (or, re-delivered, to roll back)
     assert st.reserve("a", skipped("a")).verdict == "again"
@@ -192,6 +193,8 @@ def test_racing_workers_count_every_failure_and_stop_once(client: redis.Redis, s
         t.join(timeout=60)
     results = {n: codec.decode(v) for n, v in st.finished(names).items()}
     assert len(results) == len(names)  # every host has exactly one outcome
+    arrived = st.done_since(0)
+    assert len(arrived) == len(names) and set(arrived) == set(names)  # each announced once
     fails = [n for n, r in results.items() if r.status == Status.FAILED]
     assert sorted(fails) == sorted(granted)
     assert int(client.hget(st.meta, "failed")) == len(granted)
