@@ -57,7 +57,7 @@ class WorkerContext:
     client: redis.Redis
     hosts: dict[str, Host]
     ssh_config: Path | None = None
-    lock_ttl: float = 30.0
+    lock_ttl: float = 150.0
     say: Any = print
     playbooks: dict[str, Playbook] = field(default_factory=dict)
 

@@ -17,7 +17,7 @@ WORKER_HELP = {
     "ssh-config": "ssh client config instead of ~/.ssh/config and /etc/ssh/ssh_config (ssh -F)",
     "concurrency": "hosts this worker works on at once (threads; default 20)",
     "visibility-timeout": "seconds before a dead worker's hosts are handed out again (default 300)",
-    "lock-ttl": "seconds a host's Redis lock outlives a silent worker (default 30)",
+    "lock-ttl": "seconds a host's Redis lock outlives a silent worker (default 150: above the 120 s command timeout)",
 }
 
 
@@ -55,7 +55,9 @@ def worker(
     try:
         threads = int(_number("--concurrency", concurrency, 20, 1))
         visibility = _number("--visibility-timeout", visibility_timeout, 300, 5)
-        ttl = _number("--lock-ttl", lock_ttl, 30, 3)
+        # A worker cut off from Redis stops its host before the next step, but a step already running
+        # (a command: up to 120 s) goes on: the lock must outlive it, or a re-attempt could overlap it.
+        ttl = _number("--lock-ttl", lock_ttl, 150, 3)
         if ssh_config and not Path(ssh_config).is_file():
             raise OptionError(f"--ssh-config {ssh_config}: no such file")
         inv = load_inventory(inventory or DEFAULT_INVENTORY, **vault_options(vault_password_file, False))
