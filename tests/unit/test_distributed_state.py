@@ -239,3 +239,28 @@ def test_result_travels_in_the_report_shape() -> None:
     assert back.as_json() == r.as_json() and back.name == "web7"
     leak = HostResult("web8", error="auth failed: DB_PASSWORD=hunter2secret in pool env")
     assert "hunter2secret" not in codec.encode(leak)
+
+
+def test_worker_delivery_is_safe_to_repeat(client: redis.Redis) -> None:
+    """A worker's handling of one delivery: held host -> Busy (back to the queue); a host outside the
+    worker's inventory -> failed, recorded under its lock and counted; a repeat -> "done", nothing run."""
+    from remediations.distributed.hosttask import Busy, WorkerContext, handle, journal_id
+
+    said: list[str] = []
+    ctx = WorkerContext(client, hosts={}, lock_ttl=5, say=said.append)
+    assert handle(ctx, "nope", "web1") == "unknown run (expired or never created): nothing done"
+    st = RunState(client, "R6")
+    st.create([["web1", "web2"]], cap=1, spec={})
+    st.open_batch(0)
+    client.set(RunState.lock_key("web1"), "another-worker", px=5000)
+    with pytest.raises(Busy):
+        handle(ctx, "R6", "web1")
+    assert st.attempt_of("web1") == 0  # no slot taken while another worker holds the host
+    client.delete(RunState.lock_key("web1"))
+    assert handle(ctx, "R6", "web1").startswith("failed (attempt 1)")
+    r = codec.decode(st.finished(["web1"])["web1"])
+    assert r.status == Status.FAILED and r.error == "not in this worker's inventory"
+    assert st.stopped() == ("cap", 1) and client.get(RunState.lock_key("web1")) is None  # lock released
+    assert handle(ctx, "R6", "web1") == "done"
+    assert handle(ctx, "R6", "web2") == "skipped"  # the cap is reached: no start
+    assert [journal_id("R", k) for k in (1, 2, 3)] == ["R", "R-r2", "R-r3"]
