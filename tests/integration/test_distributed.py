@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -166,6 +167,14 @@ def test_mixed_fleet_across_two_workers(url: str, tmp_path: Path, workers: list[
     inv = inventory_of(tmp_path, list(hosts.values()))
     workers += [Worker(url, inv, tmp_path / f"w{i}.log") for i in range(2)]
     wait_ready(url, 2)
+    broken = {n: snapshot(hosts[n]) for n, f in plan.items() if f}
+    dry = tmp_path / "dry.json"
+    out = finish(controller(url, inv, list(plan), dry, "--dry-run"))
+    planned = json.loads(dry.read_text())
+    assert planned["dry_run"] is True and planned["counts"] == {"planned": 2, "healthy": 2}, out
+    assert "=== plan for" in out  # the plans, as in-process
+    for n in broken:  # a dry run over the workers changes nothing either
+        assert snapshot(hosts[n]) == broken[n] and hosts[n].http("/")[0] == 502 and not runs_on(hosts[n])
     report = tmp_path / "report.json"
     proc = controller(url, inv, list(plan), report, "--serial", "1,10%,100%", "--max-fail", "5")
     out = finish(proc)
@@ -186,9 +195,10 @@ def test_mixed_fleet_across_two_workers(url: str, tmp_path: Path, workers: list[
     # the barrier: batch 1 (web120) and batch 2 (web121) were done before the next batch started
     assert out.index("[web120] fixed") < out.index("[web121] started") < out.index("[web121] fixed")
     assert out.index("[web121] fixed") < out.index("[web122] started")
-    did = [w.hosts() for w in workers]
-    assert all(did), did  # both workers worked
-    assert sorted(n for d in did for n in d) == sorted(plan)  # each host on exactly one worker
+    lines = [re.findall(r"^\[(web\d+)\] \w+ \(attempt (\d+)\)", w.text(), re.M) for w in workers]
+    assert all(lines), lines  # both workers worked
+    ran = Counter(n for one in lines for n, _ in one)
+    assert ran == {n: 2 for n in plan} and {k for one in lines for _, k in one} == {"1"}, lines  # once per run
 
 
 # --- 2. a worker SIGKILLed mid-fix ---------------------------------------------------------------
