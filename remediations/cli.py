@@ -179,6 +179,7 @@ class FleetRequest:
     vault_password_file: str | None = None
     ask_vault_pass: bool = False
     ssh_config: str | None = None
+    executor: str | None = None  # --executor URL: shard over `fix502 worker` processes (Celery on Redis)
 
     @property
     def selection(self) -> Selection:
@@ -257,6 +258,7 @@ def run_playbook(request: FleetRequest) -> int:
         raise Exit(
             "refusing to change hosts without a terminal to confirm on: pass --yes, or --dry-run to see the plan", 2
         )
+    executor = _executor(req, applying)
     run_id = new_run_id()
     confirm = None if (req.yes or not applying) else _confirm_factory(console)
     # A live redraw and a y/N prompt cannot share the terminal: prompting runs print plain lines.
@@ -274,17 +276,63 @@ def run_playbook(request: FleetRequest) -> int:
     verb = "diagnose" if req.diagnose_only else ("dry run" if req.dry_run else "fix")
     console.line(f"fix502 {verb}: run {run_id}, playbook {pb.name}, {len(hosts)} host(s)")
     with progress, _Interrupts(options.stop, progress.say):
-        fleet = run_fleet(
+        if executor is not None:
+            fleet = _run_distributed(executor, hosts, pb, options, run_id, req, sizes)
+        else:
+            fleet = run_fleet(
+                hosts,
+                pb,
+                options,
+                run_id,
+                forks=req.forks,
+                batches=sizes,
+                max_fail=req.max_fail,
+                max_fail_pct=req.max_fail_percentage,
+            )
+    return _conclude(console, req, run_id, pb, options, fleet)
+
+
+def _executor(req: FleetRequest, applying: bool) -> Any:
+    """--executor: the checked connection to Redis and its workers, or one line and exit 2."""
+    if not req.executor:
+        return None
+    from remediations.distributed.controller import Executor
+
+    if applying and not req.yes:
+        raise Exit("--executor: workers cannot ask for confirmation: pass --yes, or --dry-run to see the plan", 2)
+    try:
+        return Executor.open(req.executor)
+    except Fix502Error as exc:
+        raise _fail(exc) from None
+
+
+def _run_distributed(
+    executor: Any,
+    hosts: list[Host],
+    pb: Playbook,
+    options: RunOptions,
+    run_id: str,
+    req: FleetRequest,
+    sizes: list[int],
+) -> FleetResult:
+    import redis
+
+    try:
+        return executor.run(  # type: ignore[no-any-return]
             hosts,
             pb,
             options,
             run_id,
-            forks=req.forks,
+            diagnose_only=req.diagnose_only,
             batches=sizes,
             max_fail=req.max_fail,
             max_fail_pct=req.max_fail_percentage,
         )
-    return _conclude(console, req, run_id, pb, options, fleet)
+    except redis.RedisError as exc:
+        said = f"--executor: lost Redis during run {run_id}: {exc} (the hosts' journals stay: fix502 rollback)"
+        raise Exit(said, 1) from None
+    finally:
+        executor.close()
 
 
 def _conclude(
@@ -328,6 +376,7 @@ FLEET_HELP = {
     "accept-new-hosts": "trust unknown host keys on first use (changed keys are always refused)",
     "break-lock": "take the host lock even if another (dead) run holds it",
     "window": "seconds of logs that count as current evidence (default 900)",
+    "executor": "shard the run over `fix502 worker` processes via this Redis URL (redis://HOST:PORT/DB)",
 }
 
 
@@ -352,6 +401,7 @@ def fix_502(
     vault_password_file: str | None = None,
     ask_vault_pass: bool = False,
     ssh_config: str | None = None,
+    executor: str | None = None,
 ) -> None:
     """Diagnose and fix 502 Bad Gateway on the selected hosts."""
     args = dict(locals())
@@ -368,6 +418,7 @@ def fix_502(
         "forks": "parallel hosts",
         "accept-new-hosts": "trust unknown host keys on first use",
         "window": "log window in seconds",
+        "executor": "shard over `fix502 worker` processes via this Redis URL",
     }
 )
 def diagnose(
@@ -383,6 +434,7 @@ def diagnose(
     vault_password_file: str | None = None,
     ask_vault_pass: bool = False,
     ssh_config: str | None = None,
+    executor: str | None = None,
 ) -> None:
     """Collect evidence and name the causes; changes nothing."""
     code = run_playbook(
@@ -399,6 +451,7 @@ def diagnose(
             vault_password_file=vault_password_file,
             ask_vault_pass=ask_vault_pass,
             ssh_config=ssh_config,
+            executor=executor,
         )
     )
     if code:
@@ -495,6 +548,9 @@ def build_namespace() -> Collection:
     ns.add_collection(Collection("playbook", playbook_check))
     ns.add_collection(Collection("fixes", fixes_list))
     ns.add_task(inventory_task)
+    from remediations.distributed.tasks import worker  # no Celery import until a worker starts
+
+    ns.add_task(worker)
     from remediations.serve.tasks import add_tasks  # serve, approve, breaker-reset
 
     add_tasks(ns)

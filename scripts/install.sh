@@ -12,7 +12,7 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
 fi
 PKGS="nginx apache2 libapache2-mod-php8.2 php8.2-fpm php8.2-cli php8.2-mysql php8.2-xdebug openssh-server
       openssh-client mariadb-server mariadb-client wordpress curl procps iproute2 psmisc util-linux
-      python3 python3-venv prometheus-alertmanager sudo"
+      python3 python3-venv prometheus-alertmanager sudo redis-server"
 missing=""
 for p in $PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then
@@ -32,9 +32,14 @@ case " $missing " in *" prometheus-alertmanager "*)
   systemctl disable prometheus-alertmanager >/dev/null 2>&1 ||
     rm -f /etc/systemd/system/multi-user.target.wants/prometheus-alertmanager.service ;;
 esac
+# redis-server is for the --executor tests, which start their own on loopback: not a boot service.
+case " $missing " in *" redis-server "*)
+  systemctl disable redis-server >/dev/null 2>&1 ||
+    rm -f /etc/systemd/system/multi-user.target.wants/redis-server.service /etc/systemd/system/redis.service ;;
+esac
 
 PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev,distributed]'
