@@ -37,6 +37,10 @@ def decode(text: str, name: str | None = None) -> HostResult:
         round_trips=int(data.get("round_trips", 0)),
         seconds=float(data.get("seconds", 0.0)),
         bundle=data.get("bundle"),
+        sites={
+            str(url): decode(json.dumps({"name": name or data["name"], **r}))
+            for url, r in data.get("sites", {}).items()
+        },
     )
 
 

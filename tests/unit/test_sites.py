@@ -35,3 +35,14 @@ def test_a_failed_site_outranks_a_fixed_one_and_says_which_site() -> None:
     bad.error = "nginx -t failed"
     whole = merge_sites("web1", {"https://a/": site(Status.FIXED, ["fpm-down"]), "https://b/": bad})
     assert whole.status == Status.FAILED and whole.error == "https://b/: nginx -t failed"
+
+
+def test_a_workers_result_keeps_its_sites_over_the_wire() -> None:
+    """--executor: a host's per-site results survive the JSON a worker sends the controller."""
+    from remediations.distributed import codec
+
+    whole = merge_sites(
+        "web1", {"https://a/": site(Status.FIXED, ["fpm-down"]), "https://b/": site(Status.HEALTHY, ["healthy"])}
+    )
+    back = codec.decode(codec.encode(whole))
+    assert back.as_json() == whole.as_json() and list(back.sites) == ["https://a/", "https://b/"]
