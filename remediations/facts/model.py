@@ -117,11 +117,24 @@ class FpmService:
     # Why ``binary`` must not be run (remediations.facts.trust), None once the evidence proved it
     # root-owned, writable by root only and outside every web root: untrusted until then.
     binary_problem: str | None = "owner and mode of the binary were not reported"
+    layout: str = "debian"  # debian | rhel | remi | cpanel | plesk | bitnami | other (facts/layouts.py)
+    service_problem: str | None = None  # why ``service`` is not known to own the master (then: escalate)
+    service_source: str | None = None  # how the service name was found, for the report
+    pools_problem: str | None = None  # what was missing when the pools could not be read
 
     @property
     def binary_trusted(self) -> bool:
         """Whether fix502 may run ``binary`` (``-t``) as root; when False, escalate instead."""
         return self.binary_problem is None
+
+    @property
+    def config_test_argv(self) -> tuple[str, ...]:
+        """``php-fpm -t`` on the config this master runs: Debian's binaries default to their own
+        php-fpm.conf, every other layout's master was started with ``-y CONF`` (or a build default
+        that may not be it), so the config is named."""
+        if self.layout == "debian" or not self.global_file:
+            return (self.binary, "-t")
+        return (self.binary, "-t", "-y", self.global_file)
 
     @property
     def running(self) -> bool:

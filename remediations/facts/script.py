@@ -18,8 +18,8 @@ from datetime import timezone
 from importlib import resources
 
 from remediations import redact
+from remediations.facts import layouts, trust
 from remediations.facts import parsers as p
-from remediations.facts import trust
 from remediations.facts.model import (
     FpmService,
     HostFacts,
@@ -360,6 +360,18 @@ def _fpm(version: str, c: _Collected, procs: list[p.Proc], now: float, roots: li
     return svc
 
 
+def _fpm_any(key: str, c: _Collected, procs: list[p.Proc], now: float, roots: list[str], root: str) -> FpmService:
+    """``fpm 8.2`` is Debian's layout; ``fpm /etc/php-fpm.conf`` a master (or config) of another one."""
+    if not key.startswith("/"):
+        return _fpm(key, c, procs, now, roots)
+    svc = layouts.layout_fpm(key, c.fpm_kv[key], c.fpm_files.get(key, {}), procs, now, roots, root)
+    rc = c.rcs.get(f"fpm-t {key}")
+    svc.config_test_ok = None if rc is None else rc == 0
+    svc.config_test_output = c.cmds.get(f"fpm-t {key}", "").strip()
+    svc.config_unchanged = rc is None and (c.fpm_kv[key].get("config_test") or [""])[0] == "unchanged"
+    return svc
+
+
 def _wordpress_body(c: _Collected, notes: list[str]) -> str:
     """The second round trip's ``wpdata`` section answers what the first one deferred."""
     body = c.singles["wordpress"]
@@ -454,7 +466,9 @@ def parse_evidence(output: str, boundary: str, *, since: float | None = None, wi
     web = _choose_web(c, procs, probe, notes)
     wordpress = p.parse_wordpress(_wordpress_body(c, notes), meta.now) if "wordpress" in c.singles else WordPress()
     roots = [d.args[0] for d in web.roots if d.args] + ([wordpress.root] if wordpress.root else [])
-    fpm = [_fpm(v, c, procs, meta.now, roots) for v in c.fpm_kv]
+    fpm = [_fpm_any(v, c, procs, meta.now, roots, meta.root) for v in c.fpm_kv]
+    notes += [f"{s.service}: {s.service_problem}: it is not restarted by guess" for s in fpm if s.service_problem]
+    notes += [f"{s.service}: pools unknown: {s.pools_problem}" for s in fpm if s.pools_problem]
     notes += [f"{s.binary} will not be run: {s.binary_problem}" for s in fpm if s.binary_problem]
     unread = _unread_masters(procs, fpm, meta.now, meta.root)
     notes += [
