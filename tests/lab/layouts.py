@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -232,3 +233,4 @@ def old_socket(host: LabHost) -> None:
     site = host.path("/etc/nginx/sites-available/wordpress")
     site.write_text(site.read_text().replace(lay.socket, lay.old_socket))
     host.sh("service nginx reload >/dev/null", timeout=60)
+    time.sleep(1.0)  # nginx swaps workers asynchronously after a reload
