@@ -75,8 +75,6 @@ pidinfo() {
 }
 # "binstat PATH": owner and mode of PATH's real path and of every directory above it, as
 # binary_stat= lines: fix502 runs it as root only when all are root's alone (facts/trust.py decides).
-# Returns 0 when they are (uid 0, not group/world-writable, a regular file, outside the places other
-# users can write): this script runs a binary (-t, -v) only then, and the controller checks again.
 binstat() {
     real=$(readlink -f -- "$1" 2>/dev/null)
     echo "binary_real=$real"
@@ -87,14 +85,19 @@ binstat() {
         set -- "$@" "$a"
         a=${a%/*}
     done
-    stat -L -c 'binary_stat=%u|%a|%F|%n' -- "$@" / 2>/dev/null >"$tmpd/binstat"
-    cat "$tmpd/binstat"
+    nstat=$(($# + 1))
+    stat -L -c 'binary_stat=%u|%a|%F|%n' -- "$@" / 2>/dev/null | tee "$tmpd/binstat"
+}
+# after binstat: true when they all are (uid 0, not group/world-writable, a regular file, outside the
+# places other users can write).  This script runs a host-named binary (-t, -v) only then; the
+# controller checks again before any plan runs it.
+bintrusted() {
     case $real in
-        /tmp/* | /var/tmp/* | /dev/shm/* | /run/user/* | /var/www/* | /srv/* | /home/* | */wp-content/* | */uploads/*) return 1 ;;
+        '' | /tmp/* | /var/tmp/* | /dev/shm/* | /run/user/* | /var/www/* | /srv/* | /home/* | */wp-content/* | */uploads/*) return 1 ;;
     esac
-    [ $(($(wc -l <"$tmpd/binstat"))) -eq $(($# + 1)) ] || return 1
-    awk -F'|' '{ m = substr($2, length($2) - 1) } $1 != 0 || m ~ /[2367]/ || (NR == 1 && $3 != "regular file") { bad = 1 }
-        END { exit bad }' "$tmpd/binstat"
+    awk -F'|' -v n="$nstat" '{ m = substr($2, length($2) - 1) }
+        $1 != 0 || m ~ /[2367]/ || (NR == 1 && $3 != "regular file") { bad = 1 }
+        END { exit bad || NR != n }' "$tmpd/binstat"
 }
 unq() { sed -e 's/^[[:space:]]*//' -e 's/[[:space:]]*$//' -e 's/^"\(.*\)"$/\1/' -e "s/^'\(.*\)'\$/\1/"; }
 # the same, as an awk function for scripts that parse a whole config in one pass
@@ -469,7 +472,8 @@ layout_fpm() {
     echo "binary=$bin"
     echo "installed=$([ -x "$bin" ] && echo yes || echo no)"
     trusted=no
-    binstat "$bin" && trusted=yes
+    binstat "$bin"
+    bintrusted && trusted=yes
     fpmconf "$conf"
     echo "pidfile=$pidf"
     [ -n "$pidf" ] && fpmpid "$pidf"
