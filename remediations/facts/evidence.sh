@@ -95,8 +95,8 @@ bintrusted() {
     case $real in
         '' | /tmp/* | /var/tmp/* | /dev/shm/* | /run/user/* | /var/www/* | /srv/* | /home/* | */wp-content/* | */uploads/*) return 1 ;;
     esac
-    awk -F'|' -v n="$nstat" '{ m = substr($2, length($2) - 1) }
-        $1 != 0 || m ~ /[2367]/ || (NR == 1 && $3 != "regular file") { bad = 1 }
+    awk -F'|' -v n="$nstat" '{ u = $1; sub(/^binary_stat=/, "", u); m = substr($2, length($2) - 1) }
+        u != "0" || m ~ /[2367]/ || (NR == 1 && $3 != "regular file") { bad = 1 }
         END { exit bad || NR != n }' "$tmpd/binstat"
 }
 unq() { sed -e 's/^[[:space:]]*//' -e 's/[[:space:]]*$//' -e 's/^"\(.*\)"$/\1/' -e "s/^'\(.*\)'\$/\1/"; }
@@ -233,6 +233,7 @@ else
 fi
 
 # ---- 3. processes, then the web server ------------------------------------------------------
+if [ -d /run/systemd/system ]; then init=systemd; else init=sysv; fi
 sec ps
 ps -eo pid=,ppid=,user=,etimes=,rss=,comm=,args= 2>/dev/null | grep -E 'nginx|apache2|httpd|php-fpm' |
     grep -v grep >"$tmpd/ps"
@@ -283,6 +284,11 @@ if command -v apache2ctl >/dev/null 2>&1; then
         note "apache2 installed but not running; nginx serves PHP itself (fastcgi_pass): apache2 not read"
     fi
 fi
+if [ $apache = yes ] && [ ! -f "${APACHE_CONFDIR:-$R/etc/apache2}/apache2.conf" ]; then
+    apache=no
+    note "apache2ctl installed but there is no ${APACHE_CONFDIR:-$R/etc/apache2}/apache2.conf: Debian's layout not read"
+fi
+debian_apache=$apache
 if [ $apache = yes ]; then
     if [ -n "$R" ] && [ -z "${APACHE_CONFDIR:-}" ]; then
         APACHE_CONFDIR=$R/etc/apache2
@@ -318,6 +324,75 @@ if [ $apache = yes ]; then
     [ -f "$alog/error.log" ] && echo "$alog/error.log" >>"$tmpd/logs"
     sed -n 's/^[[:space:]]*[Dd]ocument[Rr]oot[[:space:]]\{1,\}\(.*\)/\1/p' "$tmpd/apache" | unq >>"$tmpd/roots"
     grep -o 'unix:[^;|"[:space:]]*' "$tmpd/apache" | sed 's/^unix://' >>"$tmpd/unix"
+fi
+
+# ---- 3b. Apache laid out as RHEL's httpd (/etc/httpd, conf.d/php.conf) ---------------------
+# The running master (root's httpd or apache2) and the -d/-f it was started with, else
+# /etc/httpd/conf/httpd.conf when it exists; its binary is /proc/PID/exe, else httpd on the PATH.
+# One start of it (only when it and every directory above it are root's alone) prints -S, -M, the
+# configtest and DUMP_INCLUDES: every file it reads, each then printed as a section.
+if [ "$debian_apache" = no ] && { running httpd || running apache2 || [ -f "$R/etc/httpd/conf/httpd.conf" ]; } &&
+    ! { [ -s "$tmpd/nginxT" ] && running nginx && ! running httpd && ! running apache2; }; then
+    awk '$3 == "root" && ($6 == "httpd" || $6 == "apache2") {
+        d = ""; f = ""
+        for (i = 7; i < NF; i++) { if ($i == "-d") d = $(i + 1); if ($i == "-f") f = $(i + 1) }
+        print $1; print d; print f; exit }' "$tmpd/ps" >"$tmpd/httpd"
+    hp=
+    hd=
+    hf=
+    { IFS= read -r hp; IFS= read -r hd; IFS= read -r hf; } <"$tmpd/httpd"
+    [ -n "$hd" ] || hd=$R/etc/httpd
+    [ -n "$hf" ] || hf=conf/httpd.conf
+    case $hf in /*) hconf=$hf ;; *) hconf=$hd/$hf ;; esac
+    sec "apache-layout"
+    echo "layout=rhel"
+    echo "init=$init"
+    echo "server_root=$hd"
+    echo "conf=$hconf"
+    exe=
+    if [ -n "$hp" ]; then
+        echo "master=$hp"
+        exe=$(readlink "/proc/$hp/exe" 2>/dev/null)
+        case $exe in *" (deleted)") exe= ;; esac
+        [ $init = systemd ] && sed -n 's/^[0-9]*:[^:]*:/cgroup=/p' "/proc/$hp/cgroup" 2>/dev/null | head -n 3
+    fi
+    hbin=${exe:-$(command -v httpd 2>/dev/null)}
+    hbin=${hbin:-/usr/sbin/httpd}
+    echo "binary=$hbin"
+    for u in "$R"/etc/init.d/*httpd* "$R"/etc/systemd/system/httpd*.service "$R"/usr/lib/systemd/system/httpd*.service; do
+        [ -f "$u" ] || continue
+        m=
+        grep -qF -- "$hd" "$u" 2>/dev/null && m=conf
+        grep -qF -- "$hbin" "$u" 2>/dev/null && m="$m+binary"
+        echo "unit=$u|$m|"
+    done
+    binstat "$hbin"
+    if bintrusted; then
+        $T "$hbin" -d "$hd" -f "$hf" -t -D DUMP_VHOSTS -D DUMP_RUN_CFG -D DUMP_MODULES -D DUMP_INCLUDES \
+            </dev/null >"$tmpd/apacheout" 2>"$tmpd/apacheerr"
+        r=$?
+        sed -n '/^Included configuration files:/,/^[^ ]/s/^ *([0-9*]*) \(\/.*\)$/\1/p' "$tmpd/apacheout" >"$tmpd/hfiles"
+        sec "cmd apache-S"
+        sed -e '/^Included configuration files:/,/^[^ ]/{/^Included configuration files:/d;/^ /d;}' \
+            -e '/^Loaded Modules:/,$d' "$tmpd/apacheout"
+        rc apache-S $r
+        sec "cmd apache-M"
+        sed -n '/^Loaded Modules:/,$p' "$tmpd/apacheout"
+        rc apache-M $r
+        sec "cmd apache-configtest"
+        cat "$tmpd/apacheerr"
+        rc apache-configtest $r
+        apid=$(sed -n 's/^PidFile: "\(.*\)"$/\1/p' "$tmpd/apacheout" | tail -n 1)
+        pidinfo apache "${apid:-$R/run/httpd/httpd.pid}"
+        while IFS= read -r f; do showfile "$f"; done <"$tmpd/hfiles"
+        sed -n 's/^Main ErrorLog: "\(.*\)"$/\1/p' "$tmpd/apacheout" >>"$tmpd/logs"
+        while IFS= read -r f; do [ -r "$f" ] && cat "$f"; done <"$tmpd/hfiles" >"$tmpd/apache"
+        sed -n 's/^[[:space:]]*[Ee]rror[Ll]og[[:space:]]\{1,\}\(.*\)/\1/p' "$tmpd/apache" | unq | grep '^/' >>"$tmpd/logs"
+        sed -n 's/^[[:space:]]*[Dd]ocument[Rr]oot[[:space:]]\{1,\}\(.*\)/\1/p' "$tmpd/apache" | unq >>"$tmpd/roots"
+        grep -o 'unix:[^;|"[:space:]]*' "$tmpd/apache" | sed 's/^unix://' >>"$tmpd/unix"
+    else
+        note "$hbin not run: it or a directory above it is not root's alone; /etc/httpd not read"
+    fi
 fi
 
 # ---- 4. PHP-FPM -----------------------------------------------------------------------------
@@ -372,7 +447,6 @@ fpmfiles() {
     [ $# -gt 0 ] && awk "$AWKUNQ"'/^[ \t]*listen[ \t]*=/ { v = $0; sub(/^[^=]*=/, "", v); v = unq(v); if (v ~ /^\//) print v }' \
         "$@" >>"$tmpd/unix"
 }
-if [ -d /run/systemd/system ]; then init=systemd; else init=sysv; fi
 for d in "$R"/etc/php/*/fpm; do
     [ -d "$d" ] || continue
     v=${d%/fpm}

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from remediations.facts import parsers as p
 from remediations.facts import trust
-from remediations.facts.model import FpmService
+from remediations.facts.model import FpmService, WebServer
 
 _SERVICE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9@._-]*")
 _CGROUP_UNIT = re.compile(r"/([A-Za-z0-9_][A-Za-z0-9@._-]*)\.service$")
@@ -197,3 +197,23 @@ def _master(svc: FpmService, kv: dict[str, list[str]], procs: list[p.Proc], now:
         svc.worker_rss_kb = [w.rss_kb for w in procs if w.ppid == svc.master_pid and w.rss_kb > 0]
     elif get("installed") == "yes":
         svc.state = "stopped"
+
+
+def apache_layout(web: WebServer, kv: dict[str, list[str]], roots: list[str]) -> None:
+    """Apache laid out as RHEL's httpd (the ``apache-layout`` section): its service from the init
+    system (``httpd`` by convention), its config test with its own binary and ``-d``/``-f``, and
+    whether that binary may be run at all."""
+
+    def get(key: str) -> str:
+        values = kv.get(key)
+        return values[0] if values else ""
+
+    web.layout = get("layout") or "rhel"
+    binary, server_root, conf = get("binary"), get("server_root"), get("conf")
+    web.binary = binary
+    web.binary_problem = trust.binary_problem(binary, get("binary_real"), kv.get("binary_stat"), roots)
+    httpd = Layout(web.layout, None, "httpd")
+    service, how = choose_service(httpd, get("init"), kv.get("cgroup", []), parse_units(kv.get("unit", [])))
+    web.service = service or f"httpd ({conf})"
+    web.service_problem = None if service else how
+    web.config_test_argv = (binary, "-d", server_root, "-f", conf, "-t")

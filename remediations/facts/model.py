@@ -64,6 +64,13 @@ class WebServer:
     modules: list[str] = field(default_factory=list)  # apache: loaded modules (php_module, proxy_fcgi_module)
     error_logs: list[str] = field(default_factory=list)
     listen: list[str] = field(default_factory=list)  # "127.0.0.11:80"
+    layout: str = "debian"  # apache: debian (/etc/apache2) | rhel (/etc/httpd)
+    # apache on another layout: how to test its config (its own binary, -d/-f), why that binary must
+    # not be run, and why its service is not known (then nothing reloads it)
+    config_test_argv: tuple[str, ...] = ()
+    binary: str | None = None
+    binary_problem: str | None = None
+    service_problem: str | None = None
 
 
 @dataclass

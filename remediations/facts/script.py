@@ -252,7 +252,7 @@ def _apache(c: _Collected, procs: list[p.Proc]) -> WebServer:
     running, group = _service_procs(procs, c.pidfiles.get("apache"), ("apache2", "httpd"))
     workers = [x for x in group if x.user and x.user != "root"]
     logs = [main_log, *(log for log in cfg.error_logs if log.startswith("/"))]
-    return WebServer(
+    web = WebServer(
         kind="apache",
         running=running,
         service="apache2",
@@ -269,6 +269,10 @@ def _apache(c: _Collected, procs: list[p.Proc]) -> WebServer:
         error_logs=list(dict.fromkeys(logs)),
         listen=cfg.listen,
     )
+    if "apache-layout" in c.singles:
+        roots = [d.args[0] for d in cfg.roots if d.args]
+        layouts.apache_layout(web, p.parse_kv(c.singles["apache-layout"]), roots)
+    return web
 
 
 def _choose_web(c: _Collected, procs: list[p.Proc], probe: HttpProbe | None, notes: list[str]) -> WebServer:
@@ -464,6 +468,10 @@ def parse_evidence(output: str, boundary: str, *, since: float | None = None, wi
     probe = p.parse_probe(c.singles["probe"]) if "probe" in c.singles else None
     procs = p.parse_ps(c.singles.get("ps", ""))
     web = _choose_web(c, procs, probe, notes)
+    if web.binary_problem:
+        notes.append(f"{web.binary} will not be run: {web.binary_problem}")
+    if web.service_problem:
+        notes.append(f"{web.service}: {web.service_problem}: it is not reloaded by guess")
     wordpress = p.parse_wordpress(_wordpress_body(c, notes), meta.now) if "wordpress" in c.singles else WordPress()
     roots = [d.args[0] for d in web.roots if d.args] + ([wordpress.root] if wordpress.root else [])
     fpm = [_fpm_any(v, c, procs, meta.now, roots, meta.root) for v in c.fpm_kv]

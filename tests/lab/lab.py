@@ -560,6 +560,7 @@ def start_services(host: LabHost) -> None:
 
         layouts.after_start(host)
         fpm = layouts.LAYOUTS[host.layout].service
+        web = "httpd" if host.web == "apache" else web
     host.sh(f"service {fpm} start >/dev/null && service {web} start >/dev/null", timeout=60)
 
 

@@ -110,8 +110,8 @@ POOL = """\
 user = {user}
 group = {user}
 listen = {socket}
-listen.owner = www-data
-listen.group = www-data
+listen.owner = {web_user}
+listen.group = {web_user}
 listen.mode = 0660
 pm = dynamic
 pm.max_children = 5
@@ -214,17 +214,23 @@ def build(host: LabHost) -> None:
         shutil.copy2(DEBIAN_FPM, target)
     put(host, lay.conf, FPM_CONF.format(**lay.__dict__))
     log_dir = lay.error_log.rsplit("/", 1)[0]
-    put(host, f"{lay.pool_dir}/{lay.pool}.conf", POOL.format(**lay.__dict__, error_log_dir=log_dir))
+    put(
+        host,
+        f"{lay.pool_dir}/{lay.pool}.conf",
+        POOL.format(**lay.__dict__, error_log_dir=log_dir, web_user="apache" if host.web == "apache" else "www-data"),
+    )
     script = INIT_SCRIPT.format(**lay.__dict__, socket_dir=lay.socket.rsplit("/", 1)[0], log_dir=log_dir)
     put(host, f"/etc/init.d/{lay.service}", script, 0o755)
     add_system_user(host, lay.user)
     site = root / "etc/nginx/sites-available/wordpress"
     site.write_text(site.read_text().replace("/run/php/php8.2-fpm.sock", lay.socket))
+    if host.web == "apache":
+        build_httpd(host)
 
 
 def after_start(host: LabHost) -> None:
-    """Inside the running namespace: Debian's FPM init script is not this layout's."""
-    host.sh("rm -f /etc/init.d/php8.2-fpm")
+    """Inside the running namespace: Debian's FPM (and Apache) init scripts are not this layout's."""
+    host.sh("rm -f /etc/init.d/php8.2-fpm" + (" /etc/init.d/apache2" if host.web == "apache" else ""))
 
 
 def old_socket(host: LabHost) -> None:
@@ -234,3 +240,122 @@ def old_socket(host: LabHost) -> None:
     site.write_text(site.read_text().replace(lay.socket, lay.old_socket))
     host.sh("service nginx reload >/dev/null", timeout=60)
     time.sleep(1.0)  # nginx swaps workers asynchronously after a reload
+
+
+# ---- Apache laid out as RHEL's httpd package lays it out (simulated with Debian's apache2) ---------
+HTTPD_MODULES = [
+    "mpm_event",
+    "authz_core",
+    "authz_host",
+    "mime",
+    "authn_core",
+    "dir",
+    "alias",
+    "rewrite",
+    "setenvif",
+    "proxy",
+    "proxy_fcgi",
+]
+HTTPD_CONF = """\
+# /etc/httpd/conf/httpd.conf as RHEL/Alma/Rocky's httpd package lays it out
+# (fix502 lab: simulated with Debian's /usr/sbin/apache2)
+ServerRoot "/etc/httpd"
+Listen {addr}:80
+Include conf.modules.d/*.conf
+User apache
+Group apache
+ServerName {name}.lab.test
+ServerAdmin root@localhost
+DefaultRuntimeDir /run/httpd
+PidFile /run/httpd/httpd.pid
+TypesConfig /etc/mime.types
+<Directory />
+    AllowOverride none
+    Require all denied
+</Directory>
+DocumentRoot "/var/www/html"
+ErrorLog "logs/error_log"
+LogLevel warn
+LogFormat "%h %l %u %t \\"%r\\" %>s %b" common
+CustomLog "logs/access_log" common
+IncludeOptional conf.d/*.conf
+"""
+HTTPD_PHP = """\
+#
+# The php-fpm package's /etc/httpd/conf.d/php.conf (RHEL): PHP goes to FPM through a socket
+#
+<Files ".user.ini">
+    Require all denied
+</Files>
+AddType text/html .php
+DirectoryIndex index.php
+<FilesMatch \\.(php|phar)$>
+    SetHandler "proxy:unix:{socket}|fcgi://localhost"
+</FilesMatch>
+"""
+HTTPD_SITE = """\
+# WordPress on {addr} (fix502 lab, RHEL httpd layout)
+<VirtualHost {addr}:80>
+    ServerName {name}.lab.test
+    DocumentRoot /var/www/wordpress
+    ErrorLog /var/log/httpd/wordpress-error_log
+    <Directory /var/www/wordpress>
+        Options FollowSymLinks
+        AllowOverride All
+        Require all granted
+    </Directory>
+</VirtualHost>
+"""
+HTTPD_INIT = """\
+#!/bin/sh
+### BEGIN INIT INFO
+# Provides:          httpd
+# Short-Description: The Apache HTTP Server (RHEL httpd layout, simulated by the fix502 lab)
+### END INIT INFO
+DAEMON=/usr/sbin/apache2
+PIDFILE=/run/httpd/httpd.pid
+ARGS="-d /etc/httpd -f conf/httpd.conf"
+case "$1" in
+    start)
+        mkdir -p /run/httpd /var/log/httpd
+        $DAEMON $ARGS -t >/dev/null 2>&1 || { $DAEMON $ARGS -t; exit 1; }
+        start-stop-daemon --start --quiet --pidfile "$PIDFILE" --exec "$DAEMON" -- $ARGS -k start
+        ;;
+    stop)
+        start-stop-daemon --stop --quiet --retry=TERM/10/KILL/5 --pidfile "$PIDFILE" --exec "$DAEMON"
+        rm -f "$PIDFILE"
+        ;;
+    status) start-stop-daemon --status --pidfile "$PIDFILE" --exec "$DAEMON" ;;
+    reload | graceful) $DAEMON $ARGS -k graceful ;;
+    restart) "$0" stop; "$0" start ;;
+    *) echo "Usage: $0 {start|stop|status|restart|reload}" >&2; exit 3 ;;
+esac
+"""
+
+
+def build_httpd(host: LabHost) -> None:
+    """/etc/httpd (conf, conf.modules.d, conf.d/php.conf, the site), /etc/init.d/httpd, user apache;
+    Debian's /etc/apache2 keeps its files but no apache2.conf, so apache2ctl finds nothing to read."""
+    lay = LAYOUTS[host.layout]
+    put(host, "/etc/httpd/conf/httpd.conf", HTTPD_CONF.format(addr=host.addr, name=host.name))
+    mods = "".join(f"LoadModule {m}_module modules/mod_{m}.so\n" for m in HTTPD_MODULES)
+    put(host, "/etc/httpd/conf.modules.d/00-base.conf", mods)
+    put(host, "/etc/httpd/conf.d/php.conf", HTTPD_PHP.format(socket=lay.socket))
+    put(host, "/etc/httpd/conf.d/wordpress.conf", HTTPD_SITE.format(addr=host.addr, name=host.name))
+    put(host, "/etc/init.d/httpd", HTTPD_INIT, 0o755)
+    base = inside(host, "/etc/httpd")
+    (base / "modules").symlink_to("/usr/lib/apache2/modules")
+    (base / "logs").symlink_to("../../var/log/httpd")
+    (host.root / "var/log/httpd").mkdir(parents=True, exist_ok=True)
+    (host.root / "etc/apache2/apache2.conf").unlink()
+    if "apache" not in (host.root / "etc/passwd").read_text():
+        add_system_user(host, "apache")
+
+
+def old_handler_socket(host: LabHost) -> None:
+    """After an upgrade php.conf's SetHandler still names the old socket."""
+    lay = LAYOUTS[host.layout]
+    conf = inside(host, "/etc/httpd/conf.d/php.conf")
+    conf.write_text(conf.read_text().replace(lay.socket, lay.old_socket))
+    host.sh("service httpd reload >/dev/null 2>&1", timeout=60)
+    time.sleep(1.0)
