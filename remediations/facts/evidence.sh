@@ -538,6 +538,8 @@ layout_fpm() {
         m=
         grep -qF -- "$conf" "$u" 2>/dev/null && m=conf
         [ -n "$exe" ] && grep -qF -- "$exe" "$u" 2>/dev/null && m="$m+binary"
+        # a script or unit that starts FPM with another config is not this master's
+        grep -o '/[[:alnum:]/._-]*php-fpm\.conf' "$u" 2>/dev/null | grep -qvxF -- "$conf" && m="$m+otherconf"
         b=$(grep -o '/[[:alnum:]/._-]*sbin/php-fpm[[:alnum:]._-]*' "$u" 2>/dev/null | head -n 1)
         echo "unit=$u|$m|$b"
         case $m in conf*) [ -z "$from" ] && from=$b ;; esac

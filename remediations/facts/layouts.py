@@ -81,6 +81,7 @@ class InitFile:
     names_conf: bool
     names_binary: bool
     binary: str  # the first php-fpm binary it names, "" when none
+    names_other_conf: bool = False  # it starts FPM with another php-fpm.conf: not this master's
 
 
 def parse_units(lines: list[str]) -> list[InitFile]:
@@ -93,9 +94,16 @@ def parse_units(lines: list[str]) -> list[InitFile]:
         if not sep or not _SERVICE_NAME.fullmatch(name):
             continue
         prior = out.get(name)
-        f = InitFile(name, "conf" in marks.split("+"), "binary" in marks.split("+"), binary)
+        flags = marks.split("+")
+        f = InitFile(name, "conf" in flags, "binary" in flags, binary, "otherconf" in flags)
         if prior is not None:  # /lib is often /usr/lib: the same unit twice
-            f = InitFile(name, f.names_conf or prior.names_conf, f.names_binary or prior.names_binary, prior.binary)
+            f = InitFile(
+                name,
+                f.names_conf or prior.names_conf,
+                f.names_binary or prior.names_binary,
+                prior.binary,
+                f.names_other_conf or prior.names_other_conf,
+            )
         out[name] = f
     return list(out.values())
 
@@ -118,7 +126,7 @@ def choose_service(layout: Layout, init: str, cgroups: list[str], units: list[In
     names = {u.name for u in units}
     if layout.service and layout.service in names and (not by_conf or layout.service in by_conf):
         return layout.service, f"the {layout.name} layout's service, which exists"
-    by_binary = sorted(u.name for u in units if u.names_binary)
+    by_binary = sorted(u.name for u in units if u.names_binary and not u.names_other_conf)
     if not by_conf and len(by_binary) == 1:
         return by_binary[0], "the init script or unit that names its binary"
     if by_conf or by_binary:

@@ -182,3 +182,12 @@ def test_two_init_files_naming_the_config_are_for_a_person() -> None:
     units = layouts.parse_units(["/etc/init.d/fpm-a|conf|", "/etc/init.d/fpm-b|conf+binary|", "/etc/init.d/-x|conf|"])
     name, how = layouts.choose_service(layouts.layout_of("/srv/php-fpm.conf"), "sysv", [], units)
     assert name is None and how == "several init scripts or units could own it: fpm-a, fpm-b"
+
+
+def test_a_unit_that_starts_fpm_with_another_config_does_not_own_the_master() -> None:
+    """Debian's php8.2-fpm.service names the same binary but its own php-fpm.conf: not RHEL's master's."""
+    units = layouts.parse_units(["/lib/systemd/system/php8.2-fpm.service|+binary+otherconf|/usr/sbin/php-fpm8.2"])
+    name, how = layouts.choose_service(layouts.layout_of("/srv/php-fpm.conf"), "sysv", [], units)
+    assert name is None and how == "no init script or systemd unit names its config or binary"
+    units = layouts.parse_units(["/etc/init.d/fpm-x|+binary|/usr/sbin/php-fpm8.2"])
+    assert layouts.choose_service(layouts.layout_of("/srv/php-fpm.conf"), "sysv", [], units)[0] == "fpm-x"
