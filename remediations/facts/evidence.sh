@@ -235,7 +235,8 @@ fi
 # ---- 3. processes, then the web server ------------------------------------------------------
 if [ -d /run/systemd/system ]; then init=systemd; else init=sysv; fi
 sec ps
-ps -eo pid=,ppid=,user=,etimes=,rss=,comm=,args= 2>/dev/null | grep -E 'nginx|apache2|httpd|php-fpm' |
+# -ww: whole command lines whatever COLUMNS says (the config a master names is at the end)
+ps -ww -eo pid=,ppid=,user=,etimes=,rss=,comm=,args= 2>/dev/null | grep -E 'nginx|apache2|httpd|php-fpm' |
     grep -v grep >"$tmpd/ps"
 cat "$tmpd/ps"
 running() { awk -v c="$1" '$6 == c { f = 1 } END { exit !f }' "$tmpd/ps"; }
