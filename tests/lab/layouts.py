@@ -347,6 +347,7 @@ def build_httpd(host: LabHost) -> None:
     (base / "modules").symlink_to("/usr/lib/apache2/modules")
     (base / "logs").symlink_to("../../var/log/httpd")
     (host.root / "var/log/httpd").mkdir(parents=True, exist_ok=True)
+    (host.root / "var/www/html").mkdir(parents=True, exist_ok=True)  # httpd.conf's main DocumentRoot
     (host.root / "etc/apache2/apache2.conf").unlink()
     if "apache" not in (host.root / "etc/passwd").read_text():
         add_system_user(host, "apache")
