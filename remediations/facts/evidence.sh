@@ -73,6 +73,32 @@ pidinfo() {
         echo "exists=no"
     fi
 }
+# "binstat PATH": owner and mode of PATH's real path and of every directory above it, as
+# binary_stat= lines: fix502 runs it as root only when all are root's alone (facts/trust.py decides).
+binstat() {
+    real=$(readlink -f -- "$1" 2>/dev/null)
+    echo "binary_real=$real"
+    [ -n "$real" ] || return 1
+    set -- "$real"
+    a=${real%/*}
+    while [ -n "$a" ]; do
+        set -- "$@" "$a"
+        a=${a%/*}
+    done
+    nstat=$(($# + 1))
+    stat -L -c 'binary_stat=%u|%a|%F|%n' -- "$@" / 2>/dev/null | tee "$tmpd/binstat"
+}
+# after binstat: true when they all are (uid 0, not group/world-writable, a regular file, outside the
+# places other users can write).  This script runs a host-named binary (-t, -v) only then; the
+# controller checks again before any plan runs it.
+bintrusted() {
+    case $real in
+        '' | /tmp/* | /var/tmp/* | /dev/shm/* | /run/user/* | /var/www/* | /srv/* | /home/* | */wp-content/* | */uploads/*) return 1 ;;
+    esac
+    awk -F'|' -v n="$nstat" '{ u = $1; sub(/^binary_stat=/, "", u); m = substr($2, length($2) - 1) }
+        u != "0" || m ~ /[2367]/ || (NR == 1 && $3 != "regular file") { bad = 1 }
+        END { exit bad || NR != n }' "$tmpd/binstat"
+}
 unq() { sed -e 's/^[[:space:]]*//' -e 's/[[:space:]]*$//' -e 's/^"\(.*\)"$/\1/' -e "s/^'\(.*\)'\$/\1/"; }
 # the same, as an awk function for scripts that parse a whole config in one pass
 AWKUNQ='function unq(s) {
@@ -207,8 +233,10 @@ else
 fi
 
 # ---- 3. processes, then the web server ------------------------------------------------------
+if [ -d /run/systemd/system ]; then init=systemd; else init=sysv; fi
 sec ps
-ps -eo pid=,ppid=,user=,etimes=,rss=,comm=,args= 2>/dev/null | grep -E 'nginx|apache2|httpd|php-fpm' |
+# -ww: whole command lines whatever COLUMNS says (the config a master names is at the end)
+ps -ww -eo pid=,ppid=,user=,etimes=,rss=,comm=,args= 2>/dev/null | grep -E 'nginx|apache2|httpd|php-fpm' |
     grep -v grep >"$tmpd/ps"
 cat "$tmpd/ps"
 running() { awk -v c="$1" '$6 == c { f = 1 } END { exit !f }' "$tmpd/ps"; }
@@ -257,6 +285,11 @@ if command -v apache2ctl >/dev/null 2>&1; then
         note "apache2 installed but not running; nginx serves PHP itself (fastcgi_pass): apache2 not read"
     fi
 fi
+if [ $apache = yes ] && [ ! -f "${APACHE_CONFDIR:-$R/etc/apache2}/apache2.conf" ]; then
+    apache=no
+    note "apache2ctl installed but there is no ${APACHE_CONFDIR:-$R/etc/apache2}/apache2.conf: Debian's layout not read"
+fi
+debian_apache=$apache
 if [ $apache = yes ]; then
     if [ -n "$R" ] && [ -z "${APACHE_CONFDIR:-}" ]; then
         APACHE_CONFDIR=$R/etc/apache2
@@ -294,52 +327,96 @@ if [ $apache = yes ]; then
     grep -o 'unix:[^;|"[:space:]]*' "$tmpd/apache" | sed 's/^unix://' >>"$tmpd/unix"
 fi
 
+# ---- 3b. Apache laid out as RHEL's httpd (/etc/httpd, conf.d/php.conf) ---------------------
+# The running master (root's httpd or apache2) and the -d/-f it was started with, else
+# /etc/httpd/conf/httpd.conf when it exists; its binary is /proc/PID/exe, else httpd on the PATH.
+# One start of it (only when it and every directory above it are root's alone) prints -S, -M, the
+# configtest and DUMP_INCLUDES: every file it reads, each then printed as a section.
+if [ "$debian_apache" = no ] && { running httpd || running apache2 || [ -f "$R/etc/httpd/conf/httpd.conf" ]; } &&
+    ! { [ -s "$tmpd/nginxT" ] && running nginx && ! running httpd && ! running apache2; }; then
+    awk '$3 == "root" && ($6 == "httpd" || $6 == "apache2") {
+        d = ""; f = ""
+        for (i = 7; i < NF; i++) { if ($i == "-d") d = $(i + 1); if ($i == "-f") f = $(i + 1) }
+        print $1; print d; print f; exit }' "$tmpd/ps" >"$tmpd/httpd"
+    hp=
+    hd=
+    hf=
+    { IFS= read -r hp; IFS= read -r hd; IFS= read -r hf; } <"$tmpd/httpd"
+    [ -n "$hd" ] || hd=$R/etc/httpd
+    [ -n "$hf" ] || hf=conf/httpd.conf
+    case $hf in /*) hconf=$hf ;; *) hconf=$hd/$hf ;; esac
+    sec "apache-layout"
+    echo "layout=rhel"
+    echo "init=$init"
+    echo "server_root=$hd"
+    echo "conf=$hconf"
+    exe=
+    if [ -n "$hp" ]; then
+        echo "master=$hp"
+        exe=$(readlink "/proc/$hp/exe" 2>/dev/null)
+        case $exe in *" (deleted)") exe= ;; esac
+        [ $init = systemd ] && sed -n 's/^[0-9]*:[^:]*:/cgroup=/p' "/proc/$hp/cgroup" 2>/dev/null | head -n 3
+    fi
+    hbin=${exe:-$(command -v httpd 2>/dev/null)}
+    hbin=${hbin:-/usr/sbin/httpd}
+    echo "binary=$hbin"
+    for u in "$R"/etc/init.d/*httpd* "$R"/etc/systemd/system/httpd*.service "$R"/usr/lib/systemd/system/httpd*.service; do
+        [ -f "$u" ] || continue
+        m=
+        grep -qF -- "$hd" "$u" 2>/dev/null && m=conf
+        grep -qF -- "$hbin" "$u" 2>/dev/null && m="$m+binary"
+        echo "unit=$u|$m|"
+    done
+    binstat "$hbin"
+    if bintrusted; then
+        $T "$hbin" -d "$hd" -f "$hf" -t -D DUMP_VHOSTS -D DUMP_RUN_CFG -D DUMP_MODULES -D DUMP_INCLUDES \
+            </dev/null >"$tmpd/apacheout" 2>"$tmpd/apacheerr"
+        r=$?
+        sed -n '/^Included configuration files:/,/^[^ ]/s/^ *([0-9*]*) \(\/.*\)$/\1/p' "$tmpd/apacheout" >"$tmpd/hfiles"
+        sec "cmd apache-S"
+        sed -e '/^Included configuration files:/,/^[^ ]/{/^Included configuration files:/d;/^ /d;}' \
+            -e '/^Loaded Modules:/,$d' "$tmpd/apacheout"
+        rc apache-S $r
+        sec "cmd apache-M"
+        sed -n '/^Loaded Modules:/,$p' "$tmpd/apacheout"
+        rc apache-M $r
+        sec "cmd apache-configtest"
+        cat "$tmpd/apacheerr"
+        rc apache-configtest $r
+        apid=$(sed -n 's/^PidFile: "\(.*\)"$/\1/p' "$tmpd/apacheout" | tail -n 1)
+        pidinfo apache "${apid:-$R/run/httpd/httpd.pid}"
+        while IFS= read -r f; do showfile "$f"; done <"$tmpd/hfiles"
+        sed -n 's/^Main ErrorLog: "\(.*\)"$/\1/p' "$tmpd/apacheout" >>"$tmpd/logs"
+        while IFS= read -r f; do [ -r "$f" ] && cat "$f"; done <"$tmpd/hfiles" >"$tmpd/apache"
+        sed -n 's/^[[:space:]]*[Ee]rror[Ll]og[[:space:]]\{1,\}\(.*\)/\1/p' "$tmpd/apache" | unq | grep '^/' >>"$tmpd/logs"
+        sed -n 's/^[[:space:]]*[Dd]ocument[Rr]oot[[:space:]]\{1,\}\(.*\)/\1/p' "$tmpd/apache" | unq >>"$tmpd/roots"
+        grep -o 'unix:[^;|"[:space:]]*' "$tmpd/apache" | sed 's/^unix://' >>"$tmpd/unix"
+    else
+        note "$hbin not run: it or a directory above it is not root's alone; /etc/httpd not read"
+    fi
+fi
+
 # ---- 4. PHP-FPM -----------------------------------------------------------------------------
-if [ -d /run/systemd/system ]; then init=systemd; else init=sysv; fi
-for d in "$R"/etc/php/*/fpm; do
-    [ -d "$d" ] || continue
-    v=${d%/fpm}
-    v=${v##*/}
-    conf=$d/php-fpm.conf
-    bin=$(command -v "php-fpm$v" 2>/dev/null)
-    [ -n "$bin" ] || bin=/usr/sbin/php-fpm$v
-    # pid, error_log (last of each) and includes of php-fpm.conf, in one pass
+# "fpmconf CONF": pid, error_log (last of each) and includes of a php-fpm.conf, in one pass
+fpmconf() {
     pidf=
     elog=
     incs=
-    if [ -r "$conf" ]; then
+    if [ -r "$1" ]; then
         awk "$AWKUNQ"'
             function val(s) { sub(/^[^=]*=/, "", s); return unq(s) }
             /^[ \t]*pid[ \t]*=/ { pid = val($0) }
             /^[ \t]*error_log[ \t]*=/ { elog = val($0) }
             /^[ \t]*include[ \t]*=/ { inc = inc " " val($0) }
-            END { print pid; print elog; print inc }' "$conf" >"$tmpd/fpmconf"
+            END { print pid; print elog; print inc }' "$1" >"$tmpd/fpmconf"
         { IFS= read -r pidf; IFS= read -r elog; IFS= read -r incs; } <"$tmpd/fpmconf"
     fi
-    [ -n "$pidf" ] || pidf=$R/run/php/php$v-fpm.pid
-    [ -n "$elog" ] || elog=/var/log/php$v-fpm.log
-    sec "fpm $v"
-    echo "binary=$bin"
-    echo "installed=$([ -x "$bin" ] && echo yes || echo no)"
-    # owner and mode of the binary's real path and of every directory above it: fix502 runs it as
-    # root only when all are root's alone (remediations/facts/trust.py decides)
-    real=$(readlink -f -- "$bin" 2>/dev/null)
-    echo "binary_real=$real"
-    if [ -n "$real" ]; then
-        set -- "$real"
-        a=${real%/*}
-        while [ -n "$a" ]; do
-            set -- "$@" "$a"
-            a=${a%/*}
-        done
-        stat -L -c 'binary_stat=%u|%a|%F|%n' -- "$@" / 2>/dev/null
-    fi
-    echo "conf=$conf"
-    echo "init=$init"
-    echo "pidfile=$pidf"
+}
+# "fpmpid PIDFILE": the master it names, if alive and an FPM (sets $alive)
+fpmpid() {
     alive=
-    if [ -f "$pidf" ]; then
-        readpid "$pidf"
+    if [ -f "$1" ]; then
+        readpid "$1"
         echo "pid=$p"
         if [ -n "$p" ] && [ -d "/proc/$p" ]; then
             echo "pid_alive=yes"
@@ -353,19 +430,48 @@ for d in "$R"/etc/php/*/fpm; do
     else
         echo "pidfile_exists=no"
     fi
+}
+# "fpmfresh PATH...": true when the master ($alive) already proved the config it started with (its
+# pid file is written once the config parsed) and no file changed since (ctime: edits, renames,
+# chmod alike).  php-fpm -t costs a PHP start, the largest share of this script's CPU on a healthy host.
+fpmfresh() {
+    # shellcheck disable=SC2086
+    [ -n "$alive" ] && [ -f "$pidf" ] && [ -z "$(find -L "$@" $incs -type f -cnewer "$pidf" 2>/dev/null | head -n 1)" ]
+}
+# the pool files ($incs, globs) as sections, and the unix sockets they listen on
+fpmfiles() {
+    for inc in $incs; do
+        for f in $inc; do showfile "$f"; done
+    done
+    set --
+    for f in $incs; do [ -r "$f" ] && set -- "$@" "$f"; done
+    [ $# -gt 0 ] && awk "$AWKUNQ"'/^[ \t]*listen[ \t]*=/ { v = $0; sub(/^[^=]*=/, "", v); v = unq(v); if (v ~ /^\//) print v }' \
+        "$@" >>"$tmpd/unix"
+}
+for d in "$R"/etc/php/*/fpm; do
+    [ -d "$d" ] || continue
+    v=${d%/fpm}
+    v=${v##*/}
+    conf=$d/php-fpm.conf
+    bin=$(command -v "php-fpm$v" 2>/dev/null)
+    [ -n "$bin" ] || bin=/usr/sbin/php-fpm$v
+    # pid, error_log (last of each) and includes of php-fpm.conf, in one pass
+    fpmconf "$conf"
+    [ -n "$pidf" ] || pidf=$R/run/php/php$v-fpm.pid
+    [ -n "$elog" ] || elog=/var/log/php$v-fpm.log
+    sec "fpm $v"
+    echo "binary=$bin"
+    echo "installed=$([ -x "$bin" ] && echo yes || echo no)"
+    binstat "$bin"
+    echo "conf=$conf"
+    echo "init=$init"
+    echo "pidfile=$pidf"
+    fpmpid "$pidf"
     echo "error_log=$elog"
     case $elog in /*) echo "$elog" >>"$tmpd/logs" ;; esac
     for x in "$d"/conf.d/*xdebug*.ini; do [ -e "$x" ] && echo "xdebug=$x"; done
     [ -n "$incs" ] || incs="$d/pool.d/*.conf"
-    # A running master already proved the config it started with (its pid file is written once the
-    # config parsed); test again only when a file changed since (ctime: edits, renames, chmod alike).
-    # php-fpm -t costs a PHP start, the largest share of this script's CPU on a healthy host.
-    test=yes
-    if [ -n "$alive" ] &&
-        [ -z "$(find -L "$d" $incs -type f -cnewer "$pidf" 2>/dev/null | head -n 1)" ]; then
-        test=no
-    fi
-    if [ $test = no ]; then
+    if fpmfresh "$d"; then
         echo "config_test=unchanged"
     else
         sec "cmd fpm-t $v"
@@ -378,15 +484,107 @@ for d in "$R"/etc/php/*/fpm; do
         fi
     fi
     showfile "$conf"
-    for inc in $incs; do
-        for f in $inc; do showfile "$f"; done
-    done
+    fpmfiles
     for x in "$d"/conf.d/*xdebug*.ini; do showfile "$x"; done
-    set --
-    for f in $incs; do [ -r "$f" ] && set -- "$@" "$f"; done
-    [ $# -gt 0 ] && awk "$AWKUNQ"'/^[ \t]*listen[ \t]*=/ { v = $0; sub(/^[^=]*=/, "", v); v = unq(v); if (v ~ /^\//) print v }' \
-        "$@" >>"$tmpd/unix"
 done
+
+# ---- 4b. PHP-FPM on the other layouts (RHEL/Alma/Rocky, Remi SCL, cPanel EA4, Plesk, Bitnami) ----
+# From the running system first: each master the process table shows with the config it was started
+# with (only root's: any user can title a process "php-fpm: master process (...)"), then the configs
+# those layouts keep at fixed places (a killed master leaves no process behind).  Its binary is the
+# one the kernel runs (/proc/PID/exe), else the one its init script or unit names, else the
+# layout's own; its service is the systemd unit whose cgroup holds it, else the init scripts and
+# units that name its config or binary (the controller chooses, remediations/facts/script.py).
+awk -v r="$R" '$3 == "root" && $6 ~ /^php-fpm/ && $7 == "php-fpm:" && $8 == "master" && $9 == "process" {
+    c = $0; sub(/^[^(]*\(/, "", c)
+    if (c ~ /^\/.*\)$/ && index(c, r) == 1) print $1 " " substr(c, 1, length(c) - 1)
+}' "$tmpd/ps" >"$tmpd/fpmx"
+for f in "$R"/etc/php-fpm.conf "$R"/etc/opt/remi/php*/php-fpm.conf "$R"/opt/cpanel/ea-php*/root/etc/php-fpm.conf \
+    "$R"/opt/plesk/php/*/etc/php-fpm.conf "$R"/opt/bitnami/php/etc/php-fpm.conf; do
+    [ -e "$f" ] && echo "- $f"
+done >>"$tmpd/fpmx"
+# the layout's own binary for a config (the init system may name another)
+fpmbin() {
+    case $1 in
+        */etc/opt/remi/*/php-fpm.conf)
+            n=${1#*/etc/opt/remi/}
+            echo "${1%%/etc/opt/remi/*}/opt/remi/${n%%/*}/root/usr/sbin/php-fpm"
+            ;;
+        */etc/php-fpm.conf)
+            b=${1%/etc/php-fpm.conf}
+            if [ -e "$b/usr/sbin/php-fpm" ] || [ ! -e "$b/sbin/php-fpm" ]; then echo "$b/usr/sbin/php-fpm"; else echo "$b/sbin/php-fpm"; fi
+            ;;
+    esac
+}
+layout_fpm() {
+    mp=$1
+    conf=$2
+    sec "fpm $conf"
+    echo "conf=$conf"
+    echo "init=$init"
+    exe=
+    if [ "$mp" != - ]; then
+        echo "master=$mp"
+        exe=$(readlink "/proc/$mp/exe" 2>/dev/null)
+        echo "exe=$exe"
+        case $exe in *" (deleted)") exe= ;; esac  # upgraded under a running master
+        if [ $init = systemd ]; then
+            sed -n 's/^[0-9]*:[^:]*:/cgroup=/p' "/proc/$mp/cgroup" 2>/dev/null | head -n 3
+        fi
+    fi
+    from=
+    for u in "$R"/etc/init.d/*fpm* "$R"/etc/systemd/system/*fpm*.service "$R"/usr/lib/systemd/system/*fpm*.service \
+        "$R"/lib/systemd/system/*fpm*.service; do
+        [ -f "$u" ] || continue
+        m=
+        grep -qF -- "$conf" "$u" 2>/dev/null && m=conf
+        [ -n "$exe" ] && grep -qF -- "$exe" "$u" 2>/dev/null && m="$m+binary"
+        # a script or unit that starts FPM with another config is not this master's
+        grep -o '/[[:alnum:]/._-]*php-fpm\.conf' "$u" 2>/dev/null | grep -qvxF -- "$conf" && m="$m+otherconf"
+        b=$(grep -o '/[[:alnum:]/._-]*sbin/php-fpm[[:alnum:]._-]*' "$u" 2>/dev/null | head -n 1)
+        echo "unit=$u|$m|$b"
+        case $m in conf*) [ -z "$from" ] && from=$b ;; esac
+    done
+    bin=${exe:-${from:-$(fpmbin "$conf")}}
+    echo "binary=$bin"
+    echo "installed=$([ -x "$bin" ] && echo yes || echo no)"
+    trusted=no
+    binstat "$bin"
+    bintrusted && trusted=yes
+    fpmconf "$conf"
+    echo "pidfile=$pidf"
+    [ -n "$pidf" ] && fpmpid "$pidf"
+    [ -z "$alive" ] && [ "$mp" != - ] && alive=$mp
+    echo "error_log=$elog"
+    case $elog in /*) echo "$elog" >>"$tmpd/logs" ;; esac
+    if [ $trusted = yes ]; then
+        # the version when neither the config's nor the binary's path says it (RHEL's /usr/sbin/php-fpm)
+        case "$conf $bin" in
+            *ea-php[0-9]* | */remi/php[0-9]* | */plesk/php/[0-9]* | *php-fpm[0-9]*) ;;
+            *) echo "version_output=$($T "$bin" -v </dev/null 2>/dev/null | head -n 1)" ;;
+        esac
+    fi
+    if [ -n "$pidf" ] && fpmfresh "$conf"; then
+        echo "config_test=unchanged"
+    elif [ $trusted = no ]; then
+        echo "config_test=not-run"
+    else
+        sec "cmd fpm-t $conf"
+        $T "$bin" -t -y "$conf" </dev/null 2>&1
+        rc "fpm-t $conf" $?
+    fi
+    showfile "$conf"
+    fpmfiles
+}
+exec 4<"$tmpd/fpmx"
+: >"$tmpd/fpmseen"
+while read -r mp conf <&4; do
+    case $conf in "$R"/etc/php/*/fpm/php-fpm.conf) continue ;; esac  # read above
+    grep -qxF -- "$conf" "$tmpd/fpmseen" && continue
+    echo "$conf" >>"$tmpd/fpmseen"
+    layout_fpm "$mp" "$conf"
+done
+exec 4<&-
 
 # ---- 5. sockets -----------------------------------------------------------------------------
 sec sockets

@@ -64,6 +64,13 @@ class WebServer:
     modules: list[str] = field(default_factory=list)  # apache: loaded modules (php_module, proxy_fcgi_module)
     error_logs: list[str] = field(default_factory=list)
     listen: list[str] = field(default_factory=list)  # "127.0.0.11:80"
+    layout: str = "debian"  # apache: debian (/etc/apache2) | rhel (/etc/httpd)
+    # apache on another layout: how to test its config (its own binary, -d/-f), why that binary must
+    # not be run, and why its service is not known (then nothing reloads it)
+    config_test_argv: tuple[str, ...] = ()
+    binary: str | None = None
+    binary_problem: str | None = None
+    service_problem: str | None = None
 
 
 @dataclass
@@ -117,11 +124,24 @@ class FpmService:
     # Why ``binary`` must not be run (remediations.facts.trust), None once the evidence proved it
     # root-owned, writable by root only and outside every web root: untrusted until then.
     binary_problem: str | None = "owner and mode of the binary were not reported"
+    layout: str = "debian"  # debian | rhel | remi | cpanel | plesk | bitnami | other (facts/layouts.py)
+    service_problem: str | None = None  # why ``service`` is not known to own the master (then: escalate)
+    service_source: str | None = None  # how the service name was found, for the report
+    pools_problem: str | None = None  # what was missing when the pools could not be read
 
     @property
     def binary_trusted(self) -> bool:
         """Whether fix502 may run ``binary`` (``-t``) as root; when False, escalate instead."""
         return self.binary_problem is None
+
+    @property
+    def config_test_argv(self) -> tuple[str, ...]:
+        """``php-fpm -t`` on the config this master runs: Debian's binaries default to their own
+        php-fpm.conf, every other layout's master was started with ``-y CONF`` (or a build default
+        that may not be it), so the config is named."""
+        if self.layout == "debian" or not self.global_file:
+            return (self.binary, "-t")
+        return (self.binary, "-t", "-y", self.global_file)
 
     @property
     def running(self) -> bool:

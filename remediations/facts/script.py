@@ -18,8 +18,8 @@ from datetime import timezone
 from importlib import resources
 
 from remediations import redact
+from remediations.facts import layouts, trust
 from remediations.facts import parsers as p
-from remediations.facts import trust
 from remediations.facts.model import (
     FpmService,
     HostFacts,
@@ -252,7 +252,7 @@ def _apache(c: _Collected, procs: list[p.Proc]) -> WebServer:
     running, group = _service_procs(procs, c.pidfiles.get("apache"), ("apache2", "httpd"))
     workers = [x for x in group if x.user and x.user != "root"]
     logs = [main_log, *(log for log in cfg.error_logs if log.startswith("/"))]
-    return WebServer(
+    web = WebServer(
         kind="apache",
         running=running,
         service="apache2",
@@ -269,6 +269,10 @@ def _apache(c: _Collected, procs: list[p.Proc]) -> WebServer:
         error_logs=list(dict.fromkeys(logs)),
         listen=cfg.listen,
     )
+    if "apache-layout" in c.singles:
+        roots = [d.args[0] for d in cfg.roots if d.args]
+        layouts.apache_layout(web, p.parse_kv(c.singles["apache-layout"]), roots)
+    return web
 
 
 def _choose_web(c: _Collected, procs: list[p.Proc], probe: HttpProbe | None, notes: list[str]) -> WebServer:
@@ -357,6 +361,18 @@ def _fpm(version: str, c: _Collected, procs: list[p.Proc], now: float, roots: li
             line.strip().startswith("zend_extension") and "xdebug" in line for line in text.splitlines()
         )
         svc.xdebug_ini = xdebug if active else None
+    return svc
+
+
+def _fpm_any(key: str, c: _Collected, procs: list[p.Proc], now: float, roots: list[str], root: str) -> FpmService:
+    """``fpm 8.2`` is Debian's layout; ``fpm /etc/php-fpm.conf`` a master (or config) of another one."""
+    if not key.startswith("/"):
+        return _fpm(key, c, procs, now, roots)
+    svc = layouts.layout_fpm(key, c.fpm_kv[key], c.fpm_files.get(key, {}), procs, now, roots, root)
+    rc = c.rcs.get(f"fpm-t {key}")
+    svc.config_test_ok = None if rc is None else rc == 0
+    svc.config_test_output = c.cmds.get(f"fpm-t {key}", "").strip()
+    svc.config_unchanged = rc is None and (c.fpm_kv[key].get("config_test") or [""])[0] == "unchanged"
     return svc
 
 
@@ -452,9 +468,15 @@ def parse_evidence(output: str, boundary: str, *, since: float | None = None, wi
     probe = p.parse_probe(c.singles["probe"]) if "probe" in c.singles else None
     procs = p.parse_ps(c.singles.get("ps", ""))
     web = _choose_web(c, procs, probe, notes)
+    if web.binary_problem:
+        notes.append(f"{web.binary} will not be run: {web.binary_problem}")
+    if web.service_problem:
+        notes.append(f"{web.service}: {web.service_problem}: it is not reloaded by guess")
     wordpress = p.parse_wordpress(_wordpress_body(c, notes), meta.now) if "wordpress" in c.singles else WordPress()
     roots = [d.args[0] for d in web.roots if d.args] + ([wordpress.root] if wordpress.root else [])
-    fpm = [_fpm(v, c, procs, meta.now, roots) for v in c.fpm_kv]
+    fpm = [_fpm_any(v, c, procs, meta.now, roots, meta.root) for v in c.fpm_kv]
+    notes += [f"{s.service}: {s.service_problem}: it is not restarted by guess" for s in fpm if s.service_problem]
+    notes += [f"{s.service}: pools unknown: {s.pools_problem}" for s in fpm if s.pools_problem]
     notes += [f"{s.binary} will not be run: {s.binary_problem}" for s in fpm if s.binary_problem]
     unread = _unread_masters(procs, fpm, meta.now, meta.root)
     notes += [

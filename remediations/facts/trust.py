@@ -89,6 +89,9 @@ def untrusted_program(plan: Plan, facts: HostFacts | None) -> str | None:
     prove root's alone.  The one check for every fix, stepwise ones included (the fix driver)."""
     fpm = facts.fpm if facts is not None else []
     untrusted = {svc.binary: svc.binary_problem for svc in fpm if svc.binary_problem}
+    web = facts.web if facts is not None else None
+    if web is not None and web.binary and web.binary_problem:  # Apache's own binary (RHEL's httpd)
+        untrusted[web.binary] = web.binary_problem
     for op in plan.ops:
         argv = getattr(op, "argv", None) or ()
         if argv and argv[0] in untrusted:

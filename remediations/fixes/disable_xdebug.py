@@ -22,7 +22,7 @@ class DisableXdebug(Fix):
             if svc.xdebug_ini:
                 ops += [
                     Rename(svc.xdebug_ini, svc.xdebug_ini + ".fix502-disabled", "xdebug off for FPM only"),
-                    ConfigTest((svc.binary, "-t"), "never restart FPM on a configuration it rejects"),
+                    ConfigTest(svc.config_test_argv, "never restart FPM on a configuration it rejects"),
                     Service(svc.service, "restart", "unload xdebug"),
                 ]
         return Plan(self.id, "disable xdebug in the FPM SAPI", ops)

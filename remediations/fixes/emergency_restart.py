@@ -43,7 +43,7 @@ class EnableEmergencyRestart(Fix):
                 f"restart the FPM master after {threshold} crashes in {interval}",
                 [
                     WriteFile(svc.global_file, before, after, "crash-loop guard"),
-                    ConfigTest((svc.binary, "-t"), "never restart FPM on a configuration it rejects"),
+                    ConfigTest(svc.config_test_argv, "never restart FPM on a configuration it rejects"),
                     Service(svc.service, "restart", "load the crash-loop guard"),
                 ],
             )

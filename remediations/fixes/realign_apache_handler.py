@@ -2,8 +2,10 @@
 
 Behind Apache the same mismatch answers **503**, not 502, with ``AH02454``/``AH01079`` in the error
 log (captured from real Apache 2.4).  The pool is chosen exactly as for nginx (the one that took over
-from the dead endpoint), the edit is the same surgical one-line change, checked with
-``apache2ctl configtest`` before a graceful reload.
+from the dead endpoint), the edit is the same surgical one-line change in the file that holds the
+handler (Debian's site file, RHEL's ``/etc/httpd/conf.d/php.conf``), checked with ``apache2ctl
+configtest`` (RHEL: the running binary with its own ``-d``/``-f``, ``-t``) before a graceful reload
+of the service the init system names (``apache2``, ``httpd``).
 """
 
 from __future__ import annotations
@@ -26,6 +28,13 @@ class RealignApacheHandler(Fix):
         return ctx.facts.web.kind == "apache" and super().guard(ctx)
 
     def plan(self, ctx: FixContext) -> Plan:
+        web = ctx.facts.web
+        if web.binary_problem:  # a path the host named: never run as root unless proven root's alone
+            return Plan.refuse(
+                self.id, "Apache's config cannot be tested", f"{web.binary} not run: {web.binary_problem}"
+            )
+        if web.service_problem:
+            return Plan.refuse(self.id, "Apache cannot be reloaded", f"its service is unknown: {web.service_problem}")
         chosen = realignments(self.id, ctx.facts, ctx.params.get("pool"))
         if isinstance(chosen, Plan):
             return chosen
@@ -44,7 +53,7 @@ class RealignApacheHandler(Fix):
             self.id,
             "point Apache's PHP handler at " + ", ".join(sorted({p.endpoint.dial().address for _, p in chosen})),
             edits.writes(),
-            ConfigTest(("apache2ctl", "configtest"), "never reload a config Apache rejects"),
-            Service("apache2", "reload", "load the corrected handler"),
+            ConfigTest(web.config_test_argv or ("apache2ctl", "configtest"), "never reload a config Apache rejects"),
+            Service(web.service or "apache2", "reload", "load the corrected handler"),
             noop="every handler already points at a listening pool",
         )

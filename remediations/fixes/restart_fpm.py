@@ -4,7 +4,9 @@ A master killed with SIGKILL leaves its socket file and pid file: the socket mak
 ``(111: Connection refused)`` instead of ``(2: No such file or directory)``, and the stale pid file
 can make a sysv init script believe FPM is running.  Both are removed (journaled) before starting.
 If ``php-fpm -t`` fails, starting would only fail again: the fix escalates with the error line
-(file:line) instead of looping.
+(file:line) instead of looping.  The service started is the one the init system says owns that
+FPM (``php-fpm``, ``ea-php81-php-fpm``, ``plesk-php81-fpm``...: facts/layouts.py); when nothing
+says, it escalates rather than start a guess.
 """
 
 from __future__ import annotations
@@ -42,6 +44,10 @@ class RestartFpm(Fix):
             )
         if not svc.binary_trusted:  # a path the host named: never run as root unless proven root's alone
             return Plan(self.id, f"{svc.service} not started", escalate=f"{svc.binary} not run: {svc.binary_problem}")
+        if svc.service_problem:  # starting a guessed service may start another FPM, or none
+            return Plan(
+                self.id, f"{svc.service} not started", escalate=f"its service is unknown: {svc.service_problem}"
+            )
         ops: list[Op] = []
         for p in pool_endpoints(facts):
             if (
@@ -52,7 +58,7 @@ class RestartFpm(Fix):
                 ops.append(RemoveStale(p.endpoint.address, "stale socket of a dead FPM master"))
         if svc.pid_file and svc.pid_file_stale:
             ops.append(RemoveStale(svc.pid_file, "pid file names no running master"))
-        ops.append(ConfigTest((svc.binary, "-t"), "never start FPM on a configuration it rejects"))
+        ops.append(ConfigTest(svc.config_test_argv, "never start FPM on a configuration it rejects"))
         ops.append(Service(svc.service, "start", "PHP-FPM is not running"))
         if svc.init == "systemd":
             ops.append(Service(svc.service, "enable", "start at boot so a reboot does not bring the 502 back"))

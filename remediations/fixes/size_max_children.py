@@ -93,7 +93,7 @@ class SizeMaxChildren(Fix):
             self.id,
             f"pm.max_children {p.pool.max_children or 5} → {new} (pool {p.pool.name})",
             edits.writes(),
-            ConfigTest((p.service.binary, "-t"), "never restart FPM on a configuration it rejects"),
+            ConfigTest(p.service.config_test_argv, "never restart FPM on a configuration it rejects"),
             Service(p.service.service, "restart", "apply the new pool size"),
             noop="pm.max_children already as wanted",
             notes=notes,

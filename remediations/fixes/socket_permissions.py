@@ -55,7 +55,7 @@ class FixSocketPermissions(Fix):
             self.id,
             f"socket owned by {owner}:{group} mode {mode}",
             edits.writes(),
-            ConfigTest((svc.binary, "-t"), "never restart FPM on a configuration it rejects"),
+            ConfigTest(svc.config_test_argv, "never restart FPM on a configuration it rejects"),
             Service(svc.service, "restart", "recreate the socket with the new owner and mode"),
             noop="the pool's listen.owner/group/mode already admit the web server",
         )

@@ -40,6 +40,7 @@ OPTIONAL_BINDS = [
     ("etc/shadow", "/etc/shadow"),
     ("etc/sudoers.d", "/etc/sudoers.d"),
     ("home", "/home"),
+    ("opt", "/opt"),  # a layout host's /opt/cpanel, /opt/plesk (tests/lab/layouts.py)
 ]
 
 
@@ -49,6 +50,11 @@ def main() -> int:
 
     socket.sethostname(os.path.basename(state.rstrip("/")))
     root = os.path.join(state, "root")
+    upper = os.path.join(root, "etc-upper")
+    if os.path.isdir(upper):  # a layout host (tests/lab/layouts.py): files in /etc of its own
+        work = os.path.join(root, "etc-work")
+        opts = f"lowerdir=/etc,upperdir={upper},workdir={work}"
+        subprocess.run(["mount", "-t", "overlay", "overlay", "-o", opts, "/etc"], check=True)
     for rel, target in BINDS:
         src = os.path.join(root, rel)
         os.makedirs(target, exist_ok=True)

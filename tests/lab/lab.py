@@ -79,6 +79,7 @@ class LabHost:
     index: int
     web: str  # "nginx" | "apache"
     login: str = "root"  # root | sudo (deploy, NOPASSWD) | sudo-password (deploy, sudo asks)
+    layout: str = "debian"  # debian | rhel | cpanel | plesk (simulated: tests/lab/layouts.py)
 
     @property
     def addr(self) -> str:
@@ -101,6 +102,10 @@ class LabHost:
         for rel, target in BIND_TARGETS:
             if inside == target or inside.startswith(target + "/"):
                 return self.root / rel / inside[len(target) :].lstrip("/")
+        if self.layout != "debian" and (inside.startswith("/opt/") or inside.startswith("/etc/")):
+            from tests.lab import layouts
+
+            return layouts.inside(self, inside)
         raise LabError(f"{inside} is not a per-host path")
 
     @property
@@ -334,13 +339,16 @@ def load_hosts() -> dict[str, LabHost]:
         data = json.loads(hosts_file().read_text())
     except (OSError, ValueError):
         return {}
-    return {h["name"]: LabHost(h["name"], h["index"], h["web"], h.get("login", "root")) for h in data}
+    return {
+        h["name"]: LabHost(h["name"], h["index"], h["web"], h.get("login", "root"), h.get("layout", "debian"))
+        for h in data
+    }
 
 
 def save_hosts(hosts: dict[str, LabHost]) -> None:
     LAB_DIR.mkdir(parents=True, exist_ok=True)
     data = [
-        {"name": h.name, "index": h.index, "web": h.web, "login": h.login}
+        {"name": h.name, "index": h.index, "web": h.web, "login": h.login, "layout": h.layout}
         for h in sorted(hosts.values(), key=lambda h: h.index)
     ]
     hosts_file().write_text(json.dumps(data, indent=1) + "\n")
@@ -432,6 +440,10 @@ def build_root(host: LabHost) -> None:
     os.chmod(ssh / "authorized_keys_lab", 0o600 if host.login == "root" else 0o644)
     if host.login != "root":
         add_sudo_user(host)
+    if host.layout != "debian":
+        from tests.lab import layouts
+
+        layouts.build(host)
 
     # WordPress: Debian's core, hard-linked where it is never edited (atomic writes break links).
     wp = root / "var/www/wordpress"
@@ -542,7 +554,14 @@ def trust_host_key(host: LabHost) -> None:
 
 def start_services(host: LabHost) -> None:
     web = "nginx" if host.web == "nginx" else "apache2"
-    host.sh(f"service php{PHP}-fpm start >/dev/null && service {web} start >/dev/null", timeout=60)
+    fpm = f"php{PHP}-fpm"
+    if host.layout != "debian":
+        from tests.lab import layouts
+
+        layouts.after_start(host)
+        fpm = layouts.LAYOUTS[host.layout].service
+        web = "httpd" if host.web == "apache" else web
+    host.sh(f"service {fpm} start >/dev/null && service {web} start >/dev/null", timeout=60)
 
 
 def install_wordpress(host: LabHost) -> None:
@@ -642,7 +661,11 @@ def write_inventory(hosts: Iterable[LabHost], path: Path | None = None) -> Path:
 # the public face used by tasks.py and tests
 # --------------------------------------------------------------------------------------------
 def up(
-    count: int = 1, apache: Iterable[int] = (), names: Iterable[str] | None = None, login: str = "root"
+    count: int = 1,
+    apache: Iterable[int] = (),
+    names: Iterable[str] | None = None,
+    login: str = "root",
+    layout: str = "debian",
 ) -> list[LabHost]:
     prepare()
     hosts = load_hosts()
@@ -653,7 +676,7 @@ def up(
         index = int(name.removeprefix("web"))
         if not 1 <= index <= 200:
             raise LabError(f"lab host names are web1..web200, not {name}")
-        host = LabHost(name, index, "apache" if index in apache else "nginx", login)
+        host = LabHost(name, index, "apache" if index in apache else "nginx", login, layout)
         hosts[name] = host
         save_hosts(hosts)
         started.append(up_host(host))
