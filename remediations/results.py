@@ -86,6 +86,8 @@ class HostResult:
     bundle: str | None = None
     facts: HostFacts | None = None
     diagnosis: Diagnosis | None = None
+    capability: dict[str, Any] | None = None  # what the login may do (remediations.capability)
+    needs_root: list[str] = field(default_factory=list)  # fixes that applied but need root: not run
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -100,6 +102,8 @@ class HostResult:
             "round_trips": self.round_trips,
             "seconds": round(self.seconds, 3),
             "bundle": self.bundle,
+            "access": self.capability,
+            "needs_root": self.needs_root,
         }
 
 
