@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import getpass
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -97,15 +98,27 @@ def parse_probe(stdout: str, login_hint: str) -> Capability:
     return Capability(login, kv.get("home", "").strip(), True, privilege, sudo)
 
 
+def login_of(t: Runner, fallback: str) -> str:
+    """The user SSH really logs in as (inventory, ssh config, or the controller's user for local)."""
+    target = getattr(t, "target", None)
+    if target is not None and getattr(target, "user", None):
+        return str(target.user)
+    return getpass.getuser() if t.host.connection == "local" else fallback
+
+
 def detect(t: Runner, login_hint: str) -> Capability:
     """Ask the host (two commands at most): the login's own view, then — only when the inventory
-    asks for become — whether sudo really makes us root."""
+    asks for become — whether sudo really makes us root.  A root login costs no command: the
+    evidence script's round trips per host are what a fleet pays, and root needs no probing."""
+    login = login_of(t, login_hint)
+    if login == "root":
+        return Capability("root", "", True, "root", "n/a", "")
     with as_login(t):
         try:
             out = t.run(PROBE_SH, stdin="", timeout=20)
         except CommandTimeout:
-            return Capability(login_hint, "", False, "none", "n/a", "the shell did not answer within 20 s")
-    cap = parse_probe(out.stdout, login_hint)
+            return Capability(login, "", False, "none", "n/a", "the shell did not answer within 20 s")
+    cap = parse_probe(out.stdout, login)
     if not cap.shell or cap.privilege == "root" or not t.host.become:
         return cap
     try:

@@ -42,10 +42,16 @@ def test_no_marker_means_no_shell_ran_the_command() -> None:
     assert not cap.shell and cap.privilege == "none" and "no shell" in cap.line()
 
 
-def test_a_root_login_is_root_without_asking_sudo() -> None:
-    t = Scripted(Host("h", "127.0.0.1", user="root"), [CmdResult(0, f"{MARKER}\nuid=0\nuser=root\nhome=/root\n", "")])
+def test_a_root_login_is_root_without_a_command() -> None:
+    # a fleet pays every round trip on every host: root needs no probing
+    t = Scripted(Host("h", "127.0.0.1", user="root"), [])
     cap = detect(t, "root")
-    assert cap.privilege == "root" and cap.root and len(t.seen) == 1
+    assert cap.privilege == "root" and cap.root and t.seen == []
+
+
+def test_uid_0_under_another_name_is_root() -> None:
+    t = Scripted(Host("h", "127.0.0.1", user="toor"), [CmdResult(0, f"{MARKER}\nuid=0\nuser=toor\nhome=/root\n", "")])
+    assert detect(t, "toor").privilege == "root" and len(t.seen) == 1
 
 
 def test_become_is_checked_not_assumed_and_a_refusal_is_reported() -> None:
