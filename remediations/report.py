@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from remediations.account import NEEDS_ROOT
 from remediations.redact import KNOWN, Redactor
 from remediations.redact import redact as redact  # re-exported: callers import it from here
 from remediations.redact import redact_obj as redact_obj  # re-exported: callers import it from here
@@ -147,9 +148,21 @@ def _access_part(r: HostResult) -> dict[str, Any]:
     needs_root = list(r.needs_root)
     if view is not None and any(c.id == "unknown" for c in (r.diagnosis.causes if r.diagnosis else [])):
         needs_root.append("PHP itself does not answer: only root can see and fix PHP-FPM or the web server")
+    account_only = {}
+    if view is not None and facts is not None:  # what root would read is unknown, not "none"
+        wp = facts.wordpress
+        unread = f"unknown ({NEEDS_ROOT})"
+        account_only["stack"] = {
+            "web_server": unread,
+            "php_fpm": unread,
+            "wordpress": wp.version,
+            "wordpress_root": wp.root,
+        }
     return {
+        **account_only,
         "access": r.capability,
         "needs_root": needs_root,
+        "why": [c.summary for c in r.diagnosis.causes] if r.diagnosis else [],
         "site_answered": {
             "on_the_host": _answer(facts.local_probe) if facts else None,
             "plain_php": _answer(view.php_probe) if view else None,
@@ -202,10 +215,14 @@ def _access_markdown(b: dict[str, Any]) -> str:
     answered = "\n".join(f"- {k.replace('_', ' ')}: {v}" for k, v in b.get("site_answered", {}).items() if v)
     lines = "\n".join(f"    - `{x}`" for x in b.get("evidence_lines") or []) or "    - none"
     unknown = "\n".join(f"- {u}" for u in b.get("unknown") or []) or "- nothing"
+    why = "\n".join(f"- {w}" for w in b.get("why") or []) or "- not named"
     return f"""
 ## Access and what needs root
 - **Logged in as**: {who}
 {needs}
+
+## Why
+{why}
 
 ## What the site answered
 {answered or "- nothing recorded"}

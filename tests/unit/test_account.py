@@ -98,3 +98,5 @@ def test_the_bundle_is_pasteable_and_says_what_needs_root() -> None:
     md = bundle_markdown(b)
     for text in ("needs root", "www-data (none)", "plain php: HTTP 502", "Not readable from this login", "PHP-FPM"):
         assert text in md, text
+    assert b["stack"]["php_fpm"] == "unknown (needs root)"  # not "none": the account cannot see it
+    assert any("only root can read" in w for w in b["why"]) and "## Why" in md
