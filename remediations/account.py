@@ -23,7 +23,7 @@ from remediations.remote import remote_probe, same_origin, site_url
 from remediations.transport import Runner
 
 #: Fixes a site owner can make in the account; ``--least-privilege`` runs only these.
-WORDPRESS_LEVEL = frozenset({"clear-page-cache", "bisect-plugins", "fallback-theme"})
+WORDPRESS_LEVEL = frozenset({"raise-wp-memory-limit", "clear-page-cache", "bisect-plugins", "fallback-theme"})
 
 NEEDS_ROOT = "needs root"
 FATAL = re.compile(r"PHP (Fatal error|Parse error)|Allowed memory size of \d+ bytes exhausted|Maximum execution time")

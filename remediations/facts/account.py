@@ -108,6 +108,7 @@ def _view(singles: dict[str, str], meta: dict[str, list[str]], probes: dict[str,
         dropins=_dropins(drops),
         wp_cache={"yes": True, "no": False}.get(wp_cache),
         caches=_caches(singles.get("caches", "")),
+        wp_config_writable=(drops.get("wp_config_writable") or [""])[0] == "yes",
         unknown=list(UNKNOWN),
     )
 
@@ -121,8 +122,8 @@ def parse_account(output: str, boundary: str, *, since: float | None = None, win
     for s in sections:
         if s.kind == "probe":
             probes.setdefault(s.arg, p.parse_probe(s.body))
-        elif s.kind == "file":
-            files.setdefault(s.arg, s.body)
+        elif s.kind == "file":  # the script prints one newline after each file: the bytes are exact again
+            files.setdefault(s.arg, s.body[:-1] if s.body.endswith("\n") else s.body)
         elif s.kind != "log":
             if s.kind in singles:
                 raise p.EvidenceError(f"evidence section {s.kind!r} appears twice")

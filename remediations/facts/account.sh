@@ -131,6 +131,14 @@ $GLOBALS["fix502_ok"] = true;'
         echo "wp_cache=unknown"
         note "cannot read $root/wp-config.php"
     fi
+    # wp-config.php itself (its secrets are masked in everything fix502 prints): the memory-limit fix
+    # edits it surgically, and only when the account may write both the file and its directory
+    if [ -r "$root/wp-config.php" ] && [ -w "$root/wp-config.php" ] && [ -w "$root" ]; then
+        echo "wp_config_writable=yes"
+        sec "file $root/wp-config.php"
+        head -c 262144 -- "$root/wp-config.php"
+        echo
+    fi
     sec caches
     # WP Super Cache, W3 Total Cache (page_enhanced, page), WP Rocket, LiteSpeed Cache (plugin data)
     for c in cache/supercache cache/page_enhanced cache/page cache/wp-rocket cache/litespeed litespeed; do

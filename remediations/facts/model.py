@@ -196,6 +196,7 @@ class AccountView:
     dropins: dict[str, tuple[str, int, int]] = field(default_factory=dict)  # name -> (file|link, mtime, size)
     wp_cache: bool | None = None  # WP_CACHE true in wp-config.php (advanced-cache.php is loaded)
     caches: dict[str, tuple[str, int]] = field(default_factory=dict)  # wp-content-relative dir -> (dir|link, files)
+    wp_config_writable: bool = False  # the account may rewrite wp-config.php (file and its directory)
     unknown: list[str] = field(default_factory=list)  # what only root could read, named
 
 

@@ -7,6 +7,7 @@ says it needs root.  With ``--least-privilege`` a root-capable host gets the sam
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from tests.integration.conftest import fix502, host, snapshot
@@ -14,6 +15,7 @@ from tests.lab import faults, lab
 
 OWNER_HOST = "web100"
 ROOT_HOST = "web101"
+SFTP_HOST = "web102"
 WC = "/var/www/wordpress/wp-content"
 
 
@@ -90,7 +92,8 @@ def test_fpm_down_seen_from_the_account_ends_in_a_bundle_that_says_it_needs_root
     assert data["site_answered"]["plain_php"].startswith("HTTP 502")
     assert data["time"] and data["timezone"] and data["url"] == h.url
     assert any("PHP-FPM" in u for u in data["unknown"]) and data["plugins"]["active"], data
-    assert "DB_PASSWORD" not in md
+    password = re.search(r"define\( 'DB_PASSWORD', '([^']+)'", h.read("/var/www/wordpress/wp-config.php"))
+    assert password and password.group(1) not in md + json.dumps(data)  # read as the account, never shown
 
 
 def test_least_privilege_on_a_root_host_restarts_nothing(tmp_path: Path) -> None:
@@ -102,3 +105,35 @@ def test_least_privilege_on_a_root_host_restarts_nothing(tmp_path: Path) -> None
     assert any(n.startswith("restart-fpm") and "--least-privilege" in n for n in r["needs_root"]), r  # type: ignore[attr-defined]
     assert all(not a["changed"] for a in r["actions"]), r["actions"]  # type: ignore[attr-defined]
     assert not h.fpm_pids() and h.http("/")[0] == 502
+
+
+def test_memory_exhaustion_raises_wp_memory_limit_with_a_backup(tmp_path: Path) -> None:
+    h = host(OWNER_HOST, login="owner")
+    faults.apply(h, "memory-hungry-plugin")
+    config = "/var/www/wordpress/wp-config.php"
+    before = h.read(config)
+    assert h.http("/")[0] == 500
+    r = run(OWNER_HOST, tmp_path / "r.json")
+    assert r["status"] == "fixed" and actions(r)["raise-wp-memory-limit"]["verified"], r
+    after = h.read(config)
+    added = [ln for ln in after.split("\n") if ln not in before.split("\n")]
+    assert len(added) == 1 and added[0].startswith("define( 'WP_MEMORY_LIMIT', '256M' );"), added
+    assert h.path(config).stat().st_uid == h.path("/var/www").stat().st_uid  # still the account's
+    backups = list(h.path("/var/www/.fix502/backups").glob("*/files/*"))
+    assert any(b.read_text() == before for b in backups if not b.name.endswith(".meta"))
+    password = re.search(r"define\( 'DB_PASSWORD', '([^']+)'", before)
+    assert password and password.group(1) not in (tmp_path / "r.json").read_text() + str(r["_stdout"])
+    assert h.http("/")[0] == 200
+    again = run(OWNER_HOST, tmp_path / "again.json")
+    assert again["status"] == "healthy" and again["actions"] == [], again
+
+
+def test_an_sftp_only_account_is_detected_and_nothing_is_run_blindly(tmp_path: Path) -> None:
+    h = host(SFTP_HOST, login="sftp")
+    faults.apply(h, "segfault-plugin")
+    before = snapshot(h)
+    r = run(SFTP_HOST, tmp_path / "r.json")
+    assert r["access"]["shell"] is False and r["access"]["privilege"] == "none", r["access"]  # type: ignore[index]
+    assert r["status"] == "failed" and "SFTP-only accounts are not supported yet" in str(r["error"]), r
+    assert "no shell" in str(r["_stdout"]) and r["actions"] == []
+    assert snapshot(h) == before

@@ -319,6 +319,15 @@ def stale_page_cache(host: LabHost) -> None:
     owned(host, "/var/www/wordpress/wp-content/cache")
 
 
+def memory_hungry_plugin(host: LabHost) -> None:
+    """A plugin update needs 160 MB per request, over PHP's 128M; the owner had turned on debug.log,
+    so PHP's "Allowed memory size ... exhausted" lands where the account can read it."""
+    config = "/var/www/wordpress/wp-config.php"
+    debug = "define( 'WP_DEBUG', true );\ndefine( 'WP_DEBUG_LOG', true );\ndefine( 'WP_DEBUG_DISPLAY', false );\n"
+    edit(host, config, lambda text: text.replace("define( 'WP_DEBUG', false );\n", debug, 1))
+    poison_plugin(host, CULPRIT, "$lab_gallery_buffer = str_repeat( 'x', 160 * 1024 * 1024 );")
+
+
 FAULTS: dict[str, Callable[[LabHost], None]] = {
     "healthy": healthy,
     "fpm-stopped": fpm_stopped,
@@ -341,6 +350,7 @@ FAULTS: dict[str, Callable[[LabHost], None]] = {
     "xdebug-slows-plugin": xdebug_slows_plugin,
     "cache-dropin": cache_dropin,
     "stale-page-cache": stale_page_cache,
+    "memory-hungry-plugin": memory_hungry_plugin,
 }
 
 

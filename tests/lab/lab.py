@@ -70,7 +70,7 @@ def sh(
 
 SUDO_USER = "deploy"
 SUDO_PASSWORD = "lab sudo pw 7Qx"  # the password-sudo host's; fix502 must never write it anywhere
-LOGINS = ("root", "sudo", "sudo-password", "owner")
+LOGINS = ("root", "sudo", "sudo-password", "owner", "sftp")
 SITE_OWNER = "www-data"  # login "owner": the site's own account (the FPM pool user), no sudo
 
 
@@ -79,7 +79,7 @@ class LabHost:
     name: str
     index: int
     web: str  # "nginx" | "apache"
-    login: str = "root"  # root | sudo (deploy, NOPASSWD) | sudo-password (deploy, sudo asks) | owner
+    login: str = "root"  # root | sudo (deploy, NOPASSWD) | sudo-password (deploy, sudo asks) | owner | sftp
 
     @property
     def addr(self) -> str:
@@ -457,8 +457,11 @@ def build_root(host: LabHost) -> None:
     (t / "index.php").write_text(THEME_INDEX)
     (wp / "wp-content/uploads").mkdir(exist_ok=True)
     sh(["chown", "-R", "www-data:www-data", str(wp / "wp-content")])
-    if host.login == "owner":
+    if host.login in ("owner", "sftp"):
         add_site_owner(host)
+    if host.login == "sftp":  # the same account, SFTP only (no shell, whatever it asks to run)
+        with open(ssh / "sshd_config", "a") as fh:
+            fh.write(f"Match User {SITE_OWNER}\n    ForceCommand internal-sftp\n")
     mysql(
         f"DROP DATABASE IF EXISTS `{db}`; CREATE DATABASE `{db}`; "
         f"CREATE OR REPLACE USER '{db}'@'127.0.0.1' IDENTIFIED BY '{password}'; "
@@ -501,7 +504,8 @@ def add_sudo_user(host: LabHost) -> None:
 
 def add_site_owner(host: LabHost) -> None:
     """Shared hosting: the inventory's user is the site's own account (the pool user, www-data),
-    with a shell and the lab key but no sudo; its home (/var/www) and wp-config.php are its own,
+    with a shell and the lab key but no sudo; its home (/var/www), the WordPress directory and wp-config.php
+    are its own (not the shared core files below it),
     as a panel account's are.  The host gets its own passwd/group/shadow (bind-mounted by hostinit)."""
     etc = host.root / "etc"
     etc.mkdir(exist_ok=True)
@@ -518,6 +522,7 @@ def add_site_owner(host: LabHost) -> None:
             "chown",
             f"{SITE_OWNER}:{SITE_OWNER}",
             str(host.root / "var/www"),
+            str(host.root / "var/www/wordpress"),
             str(host.root / "var/www/wordpress/wp-config.php"),
         ]
     )
@@ -652,7 +657,7 @@ def write_inventory(hosts: Iterable[LabHost], path: Path | None = None) -> Path:
             f"        {h.name}:",
             f"          ansible_host: {h.addr}",
             "          ansible_port: 22",
-            f"          ansible_user: {dict(root='root', owner=SITE_OWNER).get(h.login, SUDO_USER)}",
+            f"          ansible_user: {dict(root='root', owner=SITE_OWNER, sftp=SITE_OWNER).get(h.login, SUDO_USER)}",
             f"          ansible_ssh_private_key_file: {KEY}",
             f'          site_url: "{h.url}"',
         ]

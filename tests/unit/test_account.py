@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import shlex
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -61,15 +62,20 @@ def test_fpm_down_from_the_account_is_unknown_and_says_it_needs_root() -> None:
 
 
 def test_php_error_log_lines_in_the_window_are_evidence() -> None:
+    text = (CAPTURES / "segfault-plugin.txt").read_text()
+    now = facts_of("segfault-plugin").now
+
+    def stamp(ago: int) -> str:
+        return datetime.fromtimestamp(now - ago, UTC).strftime("[%d-%b-%Y %H:%M:%S UTC]")
+
     log = (
-        "[01-Dec-2026 11:59:00 UTC] PHP Notice: old\n"
-        "[01-Dec-2026 12:42:40 UTC] PHP Fatal error: Allowed memory size of 134217728 bytes exhausted "
+        f"{stamp(3600)} PHP Notice: old\n"
+        f"{stamp(60)} PHP Fatal error: Allowed memory size of 134217728 bytes exhausted "
         "in /var/www/wordpress/wp-content/plugins/lab-gallery/lab-gallery.php on line 9\n"
     )
     extra = frame([("log /var/www/wordpress/wp-content/debug.log", "", log)], FIXTURE_BOUNDARY)
-    text = (CAPTURES / "segfault-plugin.txt").read_text()
     facts = parse_account(text + extra, FIXTURE_BOUNDARY, window_seconds=1800)
-    assert [ln.text[:26] for ln in facts.logs] == ["[01-Dec-2026 12:42:40 UTC]"]  # the 11:59 line is history
+    assert [ln.text[:26] for ln in facts.logs] == [stamp(60)]  # the line of an hour ago is history
     cause = classify_account(facts).causes[0]
     assert any("Allowed memory size" in e.line for e in cause.evidence)
 
