@@ -69,6 +69,11 @@ def test_cache_dropin_is_moved_aside_and_verified(tmp_path: Path) -> None:
     assert h.http("/")[0] == 200
     again = run(OWNER_HOST, tmp_path / "again.json")
     assert again["status"] == "healthy" and again["actions"] == [], again
+    # `fix502 rollback` finds the run in the account's own journal (not root's) and undoes it
+    inv = tmp_path / f"inventory-{OWNER_HOST}.yml"
+    undo = fix502("rollback", "--host", OWNER_HOST, "--inventory", str(inv))
+    assert undo.returncode == 0 and "rolled back run" in undo.stdout, undo.stdout + undo.stderr
+    assert h.path(f"{WC}/object-cache.php").read_text() == faults.CACHE_DROPIN
 
 
 def _unchanged(before: dict[str, str], after: dict[str, str]) -> list[str]:
