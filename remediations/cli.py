@@ -180,6 +180,7 @@ class FleetRequest:
     ask_vault_pass: bool = False
     ssh_config: str | None = None
     executor: str | None = None  # --executor URL: shard over `fix502 worker` processes (Celery on Redis)
+    least_privilege: bool = False
 
     @property
     def selection(self) -> Selection:
@@ -270,6 +271,7 @@ def run_playbook(request: FleetRequest) -> int:
         break_lock=req.break_lock,
         window=req.window,
         ssh_config=req.selection.ssh_config_path,
+        least_privilege=req.least_privilege,
         processor=progress,
         confirm=confirm,
     )
@@ -377,6 +379,7 @@ FLEET_HELP = {
     "break-lock": "take the host lock even if another (dead) run holds it",
     "window": "seconds of logs that count as current evidence (default 900)",
     "executor": "shard the run over `fix502 worker` processes via this Redis URL (redis://HOST:PORT/DB)",
+    "least-privilege": "only WordPress-level fixes (caches, plugins, theme), even where root or sudo works",
 }
 
 
@@ -402,6 +405,7 @@ def fix_502(
     ask_vault_pass: bool = False,
     ssh_config: str | None = None,
     executor: str | None = None,
+    least_privilege: bool = False,
 ) -> None:
     """Diagnose and fix 502 Bad Gateway on the selected hosts."""
     args = dict(locals())
@@ -500,6 +504,8 @@ def rollback(
 
 def _rollback_one(h: Host, run: str | None, *, accept_new_hosts: bool, break_lock: bool, sel: Selection) -> str:
     """Under the host lock, like any run: a rollback racing a fix would undo half of it."""
+    from remediations import account
+    from remediations.capability import detect, drop_become
     from remediations.journal import list_runs, undo_run
     from remediations.remote import release_lock, take_lock
     from remediations.transport import connect
@@ -507,18 +513,24 @@ def _rollback_one(h: Host, run: str | None, *, accept_new_hosts: bool, break_loc
     t = connect(h, accept_new_hosts=accept_new_hosts, ssh_config=sel.ssh_config_path)
     lock_id = f"rollback-{new_run_id()}"
     try:
-        take_lock(t, lock_id, break_lock=break_lock)
+        cap = detect(t, h.user or "")
+        lock: str | None = None
+        root: str | None = None
+        if not cap.root and cap.shell and cap.home.startswith("/"):  # the run journaled in the account
+            drop_become(t)
+            lock, root = account.lock_dir(cap.home), account.backup_root(cap.home)
+        take_lock(t, lock_id, break_lock=break_lock, lock_dir=lock)
         try:
-            runs = list_runs(t)
+            runs = list_runs(t, root=root)
             target = run or (runs[-1] if runs else None)
             if target is None:
                 return "no fix502 run journaled on this host"
             if target not in runs:
                 raise InputError(f"no run {target} on this host (runs: {', '.join(runs) or 'none'})", where=h.name)
-            steps = undo_run(t, target)
+            steps = undo_run(t, target, root=root)
             return f"rolled back run {target}: " + ("; ".join(steps) or "nothing left to undo")
         finally:
-            release_lock(t, lock_id)
+            release_lock(t, lock_id, lock)
     finally:
         t.close()
 

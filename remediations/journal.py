@@ -101,15 +101,17 @@ class Applied:
 class Journal:
     """Applies plan ops on one host through the transport, journaling each first."""
 
-    def __init__(self, transport: Runner, run_id: str) -> None:
+    def __init__(self, transport: Runner, run_id: str, root: str | None = None) -> None:
         self.t = transport
         self.run_id = run_id
-        self.dir = f"{BACKUP_ROOT}/{run_id}"
+        root = root or BACKUP_ROOT  # BACKUP_ROOT as root; the account's own directory without root
+        self.root = root
+        self.dir = f"{root}/{run_id}"
         self.seq = 0
 
     # -- recording ----------------------------------------------------------------------------
     def _preamble(self) -> str:
-        return PREAMBLE.format(d=q(self.dir), root=q(BACKUP_ROOT))
+        return PREAMBLE.format(d=q(self.dir), root=q(self.root))
 
     def _record(self, rec: dict[str, Any]) -> str:
         self.seq += 1
@@ -275,15 +277,16 @@ class Journal:
 
     # -- undoing ------------------------------------------------------------------------------
     def records(self) -> list[dict[str, Any]]:
-        return read_journal(self.t, self.run_id)
+        return read_journal(self.t, self.run_id, root=self.root)
 
     def undo(self, fix_id: str | None = None) -> list[str]:
         """Undo this run's changes (only those of ``fix_id`` when given), newest first."""
-        return undo_run(self.t, self.run_id, fix_id=fix_id)
+        return undo_run(self.t, self.run_id, fix_id=fix_id, root=self.root)
 
 
-def read_journal(t: Runner, run_id: str) -> list[dict[str, Any]]:
-    out = run_ok(t, f"cat {q(BACKUP_ROOT + '/' + run_id + '/journal.jsonl')}", what="read journal").stdout
+def read_journal(t: Runner, run_id: str, *, root: str | None = None) -> list[dict[str, Any]]:
+    root = root or BACKUP_ROOT
+    out = run_ok(t, f"cat {q(root + '/' + run_id + '/journal.jsonl')}", what="read journal").stdout
     records = []
     for line in out.splitlines():
         line = line.strip()
@@ -295,20 +298,22 @@ def read_journal(t: Runner, run_id: str) -> list[dict[str, Any]]:
     return records
 
 
-def list_runs(t: Runner) -> list[str]:
-    out = t.run(f"ls -1 {q(BACKUP_ROOT)} 2>/dev/null || true").stdout
+def list_runs(t: Runner, *, root: str | None = None) -> list[str]:
+    root = root or BACKUP_ROOT
+    out = t.run(f"ls -1 {q(root)} 2>/dev/null || true").stdout
     return sorted(x for x in out.split() if x and not x.startswith("."))
 
 
-def undo_run(t: Runner, run_id: str, *, fix_id: str | None = None) -> list[str]:
+def undo_run(t: Runner, run_id: str, *, fix_id: str | None = None, root: str | None = None) -> list[str]:
     """Reverse the journal of ``run_id``.  Safe to repeat: each step checks before it acts."""
-    records = read_journal(t, run_id)
+    root = root or BACKUP_ROOT
+    records = read_journal(t, run_id, root=root)
     undone = {r["undoes"] for r in records if r.get("op") == "undone"}
-    d = f"{BACKUP_ROOT}/{run_id}"
+    d = f"{root}/{run_id}"
     lines: list[str] = []
     services: dict[str, bool] = {}  # name -> was it running before this run first touched it
     script = [
-        PREAMBLE.format(d=q(d), root=q(BACKUP_ROOT)),
+        PREAMBLE.format(d=q(d), root=q(root)),
         "set +e; rc=0; ",
         SERVICE_SH,
         "; ",

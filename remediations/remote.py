@@ -173,29 +173,33 @@ def _host_port(url: str) -> str:
     return f"{parts.hostname}:{port}"
 
 
-def take_lock(t: Transport, run_id: str, *, break_lock: bool, stale_after: int = 3600) -> None:
+def take_lock(
+    t: Transport, run_id: str, *, break_lock: bool, stale_after: int = 3600, lock_dir: str | None = None
+) -> None:
     """mkdir is atomic: the first run wins; the owner file says who holds it.  A lock that cannot
     be created at all (read-only /run, no permission) is said as such, not as "held by ?".  A lock
     left by a process of this very controller that is no longer alive (a killed run, whose journal
-    ``rollback`` is about to undo) is taken over: nothing else can still be using it."""
-    out = _lock_attempt(t, run_id, break_lock)
+    ``rollback`` is about to undo) is taken over: nothing else can still be using it.  ``lock_dir``:
+    the account's own lock when there is no root (LOCK_DIR in /run is root's)."""
+    lock_dir = lock_dir or LOCK_DIR
+    out = _lock_attempt(t, run_id, break_lock, lock_dir)
     if out and out[0] == "taken":
         return
     if out and out[0].startswith("cannot "):
-        raise LockHeld(f"cannot take the host lock {LOCK_DIR}: {out[0][7:]}", where=t.host.name)
+        raise LockHeld(f"cannot take the host lock {lock_dir}: {out[0][7:]}", where=t.host.name)
     holder, age = _holder(out[1:])
     if not break_lock and _dead_here(holder):
-        take_lock(t, run_id, break_lock=True, stale_after=stale_after)
+        take_lock(t, run_id, break_lock=True, stale_after=stale_after, lock_dir=lock_dir)
         return
-    raise LockHeld(_held_message(holder, age, stale_after), where=t.host.name)
+    raise LockHeld(_held_message(holder, age, stale_after, lock_dir), where=t.host.name)
 
 
-def _lock_attempt(t: Transport, run_id: str, break_lock: bool) -> list[str]:
+def _lock_attempt(t: Transport, run_id: str, break_lock: bool, lock_dir: str = LOCK_DIR) -> list[str]:
     owner = json.dumps(
         {"run_id": run_id, "controller": socket.gethostname(), "pid": os.getpid(), "started": time.time()}
     )
     script = (
-        f"L={q(LOCK_DIR)}; "
+        f"L={q(lock_dir)}; "
         + ('if [ -d "$L" ]; then rm -rf "$L"; fi; ' if break_lock else "")
         + 'if err=$(mkdir "$L" 2>&1); then chmod 700 "$L"; printf "%s" '
         + q(owner)
@@ -235,18 +239,19 @@ def _dead_here(holder: dict[str, Any]) -> bool:
     return False
 
 
-def _held_message(holder: dict[str, Any], age: int, stale_after: int) -> str:
+def _held_message(holder: dict[str, Any], age: int, stale_after: int, lock_dir: str = LOCK_DIR) -> str:
     if not holder:
         return (
-            f"host is locked ({LOCK_DIR} exists, {age}s old, no owner recorded); pass --break-lock if no run is active"
+            f"host is locked ({lock_dir} exists, {age}s old, no owner recorded); pass --break-lock if no run is active"
         )
     who = f"run {holder.get('run_id', '?')} from {holder.get('controller', '?')} pid {holder.get('pid', '?')}"
     stale = f" (stale: older than {stale_after}s — pass --break-lock to take it)" if age > stale_after else ""
     return f"host is locked by {who}, {age}s ago{stale}; pass --break-lock if that run is dead"
 
 
-def release_lock(t: Transport, run_id: str) -> None:
-    t.run(f'L={q(LOCK_DIR)}; grep -q {q(run_id)} "$L/owner" 2>/dev/null && rm -rf "$L"; true')
+def release_lock(t: Transport, run_id: str, lock_dir: str | None = None) -> None:
+    lock_dir = lock_dir or LOCK_DIR
+    t.run(f'L={q(lock_dir)}; grep -q {q(run_id)} "$L/owner" 2>/dev/null && rm -rf "$L"; true')
 
 
 def host_now(t: Transport) -> float:

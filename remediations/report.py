@@ -17,12 +17,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from remediations.account import NEEDS_ROOT
 from remediations.redact import KNOWN, Redactor
 from remediations.redact import redact as redact  # re-exported: callers import it from here
 from remediations.redact import redact_obj as redact_obj  # re-exported: callers import it from here
 from remediations.results import Status
 
 if TYPE_CHECKING:
+    from remediations.facts.model import HttpProbe
     from remediations.inventory import Host
     from remediations.results import HostResult
 
@@ -125,8 +127,50 @@ def bundle_dict(run_id: str, host: Host, r: HostResult) -> dict[str, Any]:
             "plugins": plugins,
             "actions_tried": [a.as_json() for a in r.actions],
             "notes": facts.notes if facts else [],
+            **_access_part(r),
         }
     )
+
+
+def _answer(probe: HttpProbe | None) -> str | None:
+    if probe is None:
+        return None
+    said = f"HTTP {probe.status}" if probe.status is not None else f"no HTTP answer ({probe.error or 'no error text'})"
+    extra = [f"Server: {probe.server}" if probe.server else "", f"title: {probe.body_hint}" if probe.body_hint else ""]
+    return " ".join([said, *(f"({x})" for x in extra if x)])
+
+
+def _access_part(r: HostResult) -> dict[str, Any]:
+    """What the login could do, what the site answered, every evidence line that was readable and
+    what could not be read: a support ticket needs these when the fix needs root."""
+    facts = r.facts
+    view = facts.account if facts else None
+    needs_root = list(r.needs_root)
+    if view is not None and any(c.id == "unknown" for c in (r.diagnosis.causes if r.diagnosis else [])):
+        needs_root.append("PHP itself does not answer: only root can see and fix PHP-FPM or the web server")
+    account_only = {}
+    if view is not None and facts is not None:  # what root would read is unknown, not "none"
+        wp = facts.wordpress
+        unread = f"unknown ({NEEDS_ROOT})"
+        account_only["stack"] = {
+            "web_server": unread,
+            "php_fpm": unread,
+            "wordpress": wp.version,
+            "wordpress_root": wp.root,
+        }
+    return {
+        **account_only,
+        "access": r.capability,
+        "needs_root": needs_root,
+        "why": [c.summary for c in r.diagnosis.causes] if r.diagnosis else [],
+        "site_answered": {
+            "on_the_host": _answer(facts.local_probe) if facts else None,
+            "plain_php": _answer(view.php_probe) if view else None,
+            "from_the_controller": _answer(facts.remote_probe) if facts else None,
+        },
+        "evidence_lines": [f"{e['source']}: {e['line']}" for e in r.evidence],
+        "unknown": list(view.unknown) if view else [],
+    }
 
 
 def bundle_markdown(b: dict[str, Any]) -> str:
@@ -161,6 +205,33 @@ fix502 could not bring the site back; every change it tried has been rolled back
 
 ## What fix502 tried
 {tried}
+{_access_markdown(b)}"""
+
+
+def _access_markdown(b: dict[str, Any]) -> str:
+    access = b.get("access") or {}
+    who = f"{access.get('login', '?')} ({access.get('privilege', '?')})" if access else "unknown"
+    needs = "\n".join(f"- {n}" for n in b.get("needs_root") or []) or "- nothing named"
+    answered = "\n".join(f"- {k.replace('_', ' ')}: {v}" for k, v in b.get("site_answered", {}).items() if v)
+    lines = "\n".join(f"    - `{x}`" for x in b.get("evidence_lines") or []) or "    - none"
+    unknown = "\n".join(f"- {u}" for u in b.get("unknown") or []) or "- nothing"
+    why = "\n".join(f"- {w}" for w in b.get("why") or []) or "- not named"
+    return f"""
+## Access and what needs root
+- **Logged in as**: {who}
+{needs}
+
+## Why
+{why}
+
+## What the site answered
+{answered or "- nothing recorded"}
+
+## Evidence lines fix502 could read
+{lines}
+
+## Not readable from this login (unknown)
+{unknown}
 """
 
 

@@ -87,6 +87,8 @@ class HostResult:
     facts: HostFacts | None = None
     diagnosis: Diagnosis | None = None
     sites: dict[str, HostResult] = field(default_factory=dict)  # url -> that site's result (``sites`` var)
+    capability: dict[str, Any] | None = None  # what the login may do (remediations.capability)
+    needs_root: list[str] = field(default_factory=list)  # fixes that applied but need root: not run
 
     def as_json(self) -> dict[str, Any]:
         extra = {"sites": {url: r.as_json() for url, r in self.sites.items()}} if self.sites else {}
@@ -102,6 +104,8 @@ class HostResult:
             "round_trips": self.round_trips,
             "seconds": round(self.seconds, 3),
             "bundle": self.bundle,
+            "access": self.capability,
+            "needs_root": self.needs_root,
         }
 
 
@@ -126,6 +130,7 @@ def merge_sites(name: str, sites: dict[str, HostResult]) -> HostResult:
         whole.causes += [c for c in r.causes if c not in whole.causes]
         whole.evidence += r.evidence
         whole.actions += r.actions
+        whole.needs_root += [f for f in r.needs_root if f not in whole.needs_root]
     if len(whole.causes) > 1 and "healthy" in whole.causes:  # one site healthy, another not
         whole.causes.remove("healthy")
     whole.error = "; ".join(f"{url}: {r.error}" for url, r in sites.items() if r.error) or None

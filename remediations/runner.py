@@ -21,6 +21,8 @@ from pathlib import Path
 
 from tenacity import Retrying, retry_if_result, stop_after_attempt, wait_exponential
 
+from remediations import account
+from remediations.capability import Capability, detect, drop_become
 from remediations.causes import Diagnosis
 from remediations.errors import CommandFailed, CommandTimeout, Fix502Error, TransportError
 from remediations.facts.model import HostFacts
@@ -54,6 +56,7 @@ class RunOptions:
     confirm: Callable[[str, Plan], bool] | None = None  # TTY prompt; None = --yes or dry-run
     processor: Processor = field(default_factory=NullProcessor)
     stop: threading.Event = field(default_factory=threading.Event)  # Ctrl-C: start no new fix
+    least_privilege: bool = False  # --least-privilege: only WordPress-level fixes, even with root
 
 
 def new_run_id() -> str:
@@ -71,6 +74,7 @@ class HostRun:
         self.journal: Journal | None = None
         self.since: float | None = None
         self.scope = ""  # "site2" while the second of several sites runs: tags its journal records
+        self.cap: Capability | None = None  # what the login may do (detected first)
 
     # -- the whole host --------------------------------------------------------------------
     def run(self) -> HostResult:
@@ -84,8 +88,10 @@ class HostRun:
                 command_timeout=self.opt.command_timeout,
                 ssh_config=self.opt.ssh_config,
             )
+            self._access()
             if not self.opt.dry_run:
-                take_lock(self.t, self.run_id, break_lock=self.opt.break_lock)
+                self._prepare_account()
+                take_lock(self.t, self.run_id, break_lock=self.opt.break_lock, lock_dir=self._lock_dir())
                 locked = True
             self._sites()
         except CommandTimeout as exc:  # the host answered, then a command hung: not "unreachable"
@@ -108,7 +114,7 @@ class HostRun:
             return
         if locked:
             try:
-                release_lock(self.t, self.run_id)
+                release_lock(self.t, self.run_id, self._lock_dir())
             except Fix502Error:
                 pass  # the lock is stale-aware; a dead connection cannot remove it
         self.result.connections = getattr(self.t, "connections_opened", 0)
@@ -125,18 +131,23 @@ class HostRun:
             self.host = for_site(self.host, urls[0]) if "sites" in self.host.vars else self.host
             self._steps()
             return
-        base, results = self.host, {}
+        base, whole, results = self.host, self.result, {}
         try:
             for n, url in enumerate(urls, 1):
                 if self.opt.stop.is_set():
                     break
-                self.host, self.scope, self.result = for_site(base, url), f"site{n}", HostResult(base.name)
+                self.host, self.scope = for_site(base, url), f"site{n}"
+                self.result = HostResult(base.name, capability=whole.capability)
                 results[url] = self.result
                 self.say(f"site {url}")
                 self._one_site()
         finally:
             self.host, self.scope = base, ""
-            self.result = merge_sites(base.name, results) if results else self.result
+            if results:
+                self.result = merge_sites(base.name, results)
+                self.result.capability = whole.capability
+            else:
+                self.result = whole
 
     def _one_site(self) -> None:
         """A site's own failure (a command, a config test) is that site's result; losing the host
@@ -151,10 +162,43 @@ class HostRun:
     def _tag(self, fix_id: str) -> str:
         return f"{fix_id}@{self.scope}" if self.scope else fix_id
 
+    # -- access (root, sudo, or only the site's account) ------------------------------------
+    @property
+    def as_account(self) -> bool:
+        """No root here: evidence and changes are the account's own (shared hosting)."""
+        return self.cap is not None and not self.cap.root
+
+    @property
+    def wordpress_only(self) -> bool:
+        return self.as_account or self.opt.least_privilege
+
+    def _access(self) -> None:
+        assert self.t is not None
+        self.cap = detect(self.t, self.host.user or "")
+        self.result.capability = self.cap.as_json()
+        self.say(self.cap.line())
+        if not self.cap.shell:
+            raise Fix502Error(
+                f"{self.cap.login} has no shell here ({self.cap.detail}); SFTP-only accounts are not supported yet",
+                where=self.host.name,
+            )
+        if self.as_account:
+            drop_become(self.t)  # sudo refused or not asked for: every command runs as the account
+            if not self.cap.home.startswith("/"):
+                raise Fix502Error(f"{self.cap.login} has no usable $HOME for fix502's journal", where=self.host.name)
+
+    def _prepare_account(self) -> None:
+        if self.as_account and self.t is not None and self.cap is not None:
+            self.t.run(join("mkdir", "-p", "-m", "700", account.state_dir(self.cap.home)))
+
+    def _lock_dir(self) -> str | None:
+        return account.lock_dir(self.cap.home) if self.as_account and self.cap else None
+
     # -- steps ------------------------------------------------------------------------------
     def diagnose(self, window: int | None = None) -> tuple[HostFacts, Diagnosis]:
         assert self.t is not None
-        facts, diag = collect(self.t, self.host, since=self.since, window=window or self.opt.window)
+        gather = account.collect_account if self.as_account else collect
+        facts, diag = gather(self.t, self.host, since=self.since, window=window or self.opt.window)
         r = self.result
         r.facts, r.diagnosis = facts, diag
         # The report keeps what was found (first diagnosis) plus anything new later, not just the
@@ -195,6 +239,11 @@ class HostRun:
         ctx = FixContext(self.host.name, facts, diag, dict(step.params), dict(self.host.vars))
         if not self._applies(step, fix, ctx):
             return (facts, diag), False, planned
+        if self.wordpress_only and fix.id not in account.WORDPRESS_LEVEL:
+            why = "no root on this host" if self.as_account else "--least-privilege"
+            self.result.needs_root.append(f"{fix.id} ({fix.title}): not run, {account.NEEDS_ROOT} ({why})")
+            self.say(f"skip {fix.id}: {account.NEEDS_ROOT} ({why})")
+            return (facts, diag), False, planned
         if self.opt.dry_run:
             self.result.actions.append(plan_only(fix, ctx, after_others=planned))
             self.say(f"plan {fix.id}")
@@ -228,7 +277,8 @@ class HostRun:
     def begin_change(self) -> None:
         assert self.t is not None
         if self.journal is None:
-            self.journal = Journal(self.t, self.run_id)
+            root = account.backup_root(self.cap.home) if self.as_account and self.cap else None
+            self.journal = Journal(self.t, self.run_id, root)
             self.journal.begin(self.pb.name, socket.gethostname())
         self.since = host_now(self.t)
 

@@ -206,6 +206,21 @@ class HttpProbe:
 
 
 @dataclass
+class AccountView:
+    """What a non-root account could see (the account evidence script): set only when fix502 read
+    the host as the site's own user, so everything root would read is unknown."""
+
+    user: str
+    home: str
+    php_probe: HttpProbe | None = None  # a PHP file that loads no plugin or theme (is PHP itself up?)
+    dropins: dict[str, tuple[str, int, int]] = field(default_factory=dict)  # name -> (file|link, mtime, size)
+    wp_cache: bool | None = None  # WP_CACHE true in wp-config.php (advanced-cache.php is loaded)
+    caches: dict[str, tuple[str, int]] = field(default_factory=dict)  # wp-content-relative dir -> (dir|link, files)
+    wp_config_writable: bool = False  # the account may rewrite wp-config.php (file and its directory)
+    unknown: list[str] = field(default_factory=list)  # what only root could read, named
+
+
+@dataclass
 class HostFacts:
     now: float  # host clock, epoch
     tz: str  # "+0000"
@@ -225,3 +240,4 @@ class HostFacts:
     notes: list[str] = field(default_factory=list)  # things we could not read, said plainly
     unix_listeners: dict[str, str] = field(default_factory=dict)  # socket path -> process (ss -x)
     missing_paths: list[str] = field(default_factory=list)  # unix socket paths named in config, absent
+    account: AccountView | None = None  # read as the site's account, without root (see AccountView)

@@ -90,7 +90,10 @@ def site_user(facts: HostFacts) -> str:
 
 def as_site_user(facts: HostFacts, argv: tuple[str, ...]) -> tuple[str, ...] | None:
     """``argv`` wrapped to run as :func:`site_user` (setpriv: that user's uid, primary group and
-    groups, no new privileges, 60 s at most); None when there is nobody but root to run it as."""
+    groups, no new privileges, 60 s at most); None when there is nobody but root to run it as.
+    Read as the site's own account (no root): that account is the site user, and runs it itself."""
+    if facts.account is not None:
+        return None if facts.account.user in ("", "root") else ("timeout", "60", *argv)
     user = site_user(facts)
     if not user or user.startswith("-") or not user.replace("-", "").replace("_", "").replace(".", "").isalnum():
         return None

@@ -316,6 +316,43 @@ def xdebug_slows_plugin(host: LabHost) -> None:
     )
 
 
+CACHE_DROPIN = """<?php
+/* Object cache drop-in of a cache plugin that has since been removed (fix502 lab fault). */
+if ( PHP_SAPI === 'cli' ) { require_once ABSPATH . WPINC . '/cache.php'; return; }
+function lab_cache_walk( $x ) { return array_map( 'lab_cache_walk', array( $x ) ); }
+lab_cache_walk( 1 );
+"""
+
+
+def owned(host: LabHost, inside: str) -> None:
+    """Files a site's own code writes belong to the pool user (www-data), as PHP would leave them."""
+    host.sh(f"chown -R www-data:www-data {inside}")
+
+
+def cache_dropin(host: LabHost) -> None:
+    """A cache plugin was removed but its object-cache.php drop-in stayed: WordPress loads it on
+    every request before any plugin, and it crashes the worker natively (php-cli is spared)."""
+    host.write("/var/www/wordpress/wp-content/object-cache.php", CACHE_DROPIN)
+    owned(host, "/var/www/wordpress/wp-content/object-cache.php")
+    await_opcache()
+
+
+def stale_page_cache(host: LabHost) -> None:
+    """WP Super Cache's directory holds pages cached earlier (served by its rules, not by PHP)."""
+    page = f"/var/www/wordpress/wp-content/cache/supercache/{host.addr}/index.html"
+    host.write(page, "<html><head><title>cached</title></head><body>stale page</body></html>\n")
+    owned(host, "/var/www/wordpress/wp-content/cache")
+
+
+def memory_hungry_plugin(host: LabHost) -> None:
+    """A plugin update needs 160 MB per request, over PHP's 128M; the owner had turned on debug.log,
+    so PHP's "Allowed memory size ... exhausted" lands where the account can read it."""
+    config = "/var/www/wordpress/wp-config.php"
+    debug = "define( 'WP_DEBUG', true );\ndefine( 'WP_DEBUG_LOG', true );\ndefine( 'WP_DEBUG_DISPLAY', false );\n"
+    edit(host, config, lambda text: text.replace("define( 'WP_DEBUG', false );\n", debug, 1))
+    poison_plugin(host, CULPRIT, "$lab_gallery_buffer = str_repeat( 'x', 160 * 1024 * 1024 );")
+
+
 FAULTS: dict[str, Callable[[LabHost], None]] = {
     "healthy": healthy,
     "fpm-stopped": fpm_stopped,
@@ -338,6 +375,9 @@ FAULTS: dict[str, Callable[[LabHost], None]] = {
     "apache-mod-php": apache_mod_php,
     "xdebug-in-fpm": xdebug_in_fpm,
     "xdebug-slows-plugin": xdebug_slows_plugin,
+    "cache-dropin": cache_dropin,
+    "stale-page-cache": stale_page_cache,
+    "memory-hungry-plugin": memory_hungry_plugin,
 }
 
 

@@ -70,7 +70,8 @@ def sh(
 
 SUDO_USER = "deploy"
 SUDO_PASSWORD = "lab sudo pw 7Qx"  # the password-sudo host's; fix502 must never write it anywhere
-LOGINS = ("root", "sudo", "sudo-password")
+LOGINS = ("root", "sudo", "sudo-password", "owner", "sftp")
+SITE_OWNER = "www-data"  # login "owner": the site's own account (the FPM pool user), no sudo
 
 
 @dataclass
@@ -78,7 +79,7 @@ class LabHost:
     name: str
     index: int
     web: str  # "nginx" | "apache"
-    login: str = "root"  # root | sudo (deploy, NOPASSWD) | sudo-password (deploy, sudo asks)
+    login: str = "root"  # root | sudo (deploy, NOPASSWD) | sudo-password (deploy, sudo asks) | owner | sftp
     layout: str = "debian"  # debian | rhel | cpanel | plesk (simulated: tests/lab/layouts.py)
 
     @property
@@ -438,7 +439,7 @@ def build_root(host: LabHost) -> None:
     (ssh / "authorized_keys_lab").write_text(Path(str(KEY) + ".pub").read_text())
     # sshd reads it as the logging-in user: readable by all, writable by root only
     os.chmod(ssh / "authorized_keys_lab", 0o600 if host.login == "root" else 0o644)
-    if host.login != "root":
+    if host.login in ("sudo", "sudo-password"):
         add_sudo_user(host)
     if host.layout != "debian":
         from tests.lab import layouts
@@ -468,6 +469,11 @@ def build_root(host: LabHost) -> None:
     (t / "index.php").write_text(THEME_INDEX)
     (wp / "wp-content/uploads").mkdir(exist_ok=True)
     sh(["chown", "-R", "www-data:www-data", str(wp / "wp-content")])
+    if host.login in ("owner", "sftp"):
+        add_site_owner(host)
+    if host.login == "sftp":  # the same account, SFTP only (no shell, whatever it asks to run)
+        with open(ssh / "sshd_config", "a") as fh:
+            fh.write(f"Match User {SITE_OWNER}\n    ForceCommand internal-sftp\n")
     mysql(
         f"DROP DATABASE IF EXISTS `{db}`; CREATE DATABASE `{db}`; "
         f"CREATE OR REPLACE USER '{db}'@'127.0.0.1' IDENTIFIED BY '{password}'; "
@@ -506,6 +512,32 @@ def add_sudo_user(host: LabHost) -> None:
     home = root / "home" / SUDO_USER
     home.mkdir(parents=True)
     os.chown(home, uid, uid)
+
+
+def add_site_owner(host: LabHost) -> None:
+    """Shared hosting: the inventory's user is the site's own account (the pool user, www-data),
+    with a shell and the lab key but no sudo; its home (/var/www), the WordPress directory and wp-config.php
+    are its own (not the shared core files below it),
+    as a panel account's are.  The host gets its own passwd/group/shadow (bind-mounted by hostinit)."""
+    etc = host.root / "etc"
+    etc.mkdir(exist_ok=True)
+    for name in ("group", "shadow"):
+        shutil.copy2(f"/etc/{name}", etc / name)
+    lines = Path("/etc/passwd").read_text().splitlines()
+    shell = [
+        ":".join([*ln.split(":")[:5], "/var/www", "/bin/sh"]) if ln.startswith(f"{SITE_OWNER}:") else ln for ln in lines
+    ]
+    (etc / "passwd").write_text("\n".join(shell) + "\n")
+    (etc / "sudoers.d").mkdir(exist_ok=True)  # no rule: sudo refuses this account
+    sh(
+        [
+            "chown",
+            f"{SITE_OWNER}:{SITE_OWNER}",
+            str(host.root / "var/www"),
+            str(host.root / "var/www/wordpress"),
+            str(host.root / "var/www/wordpress/wp-config.php"),
+        ]
+    )
 
 
 def start_namespace(host: LabHost) -> None:
@@ -644,11 +676,11 @@ def write_inventory(hosts: Iterable[LabHost], path: Path | None = None) -> Path:
             f"        {h.name}:",
             f"          ansible_host: {h.addr}",
             "          ansible_port: 22",
-            f"          ansible_user: {'root' if h.login == 'root' else SUDO_USER}",
+            f"          ansible_user: {dict(root='root', owner=SITE_OWNER, sftp=SITE_OWNER).get(h.login, SUDO_USER)}",
             f"          ansible_ssh_private_key_file: {KEY}",
             f'          site_url: "{h.url}"',
         ]
-        if h.login != "root":
+        if h.login in ("sudo", "sudo-password"):
             lines.append("          ansible_become: true")
             # also on the NOPASSWD host: that is where a password used to leak into file writes
             lines.append(f'          ansible_become_password: "{SUDO_PASSWORD}"')

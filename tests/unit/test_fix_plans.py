@@ -15,7 +15,9 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
+from remediations.account import classify_account
 from remediations.diagnosis import classify
+from remediations.facts.account import parse_account
 from remediations.facts.script import parse_evidence
 from remediations.fixes import REGISTRY
 from remediations.fixes.base import FixContext, ProbeResult
@@ -25,6 +27,7 @@ from tests.unit.fixtures.facts.reframe import reframe
 
 CASES = Path(__file__).parent / "fixes"
 EVIDENCE = Path(__file__).parent / "fixtures" / "evidence"
+ACCOUNT = Path(__file__).parent / "fixtures" / "account"
 
 
 def load_case(path: Path) -> dict[str, Any]:
@@ -33,6 +36,9 @@ def load_case(path: Path) -> dict[str, Any]:
 
 
 def context(case: dict[str, Any]) -> FixContext:
+    if case.get("account"):  # read as the site's account, without root (tests/lab/capture_account.py)
+        facts = parse_account((ACCOUNT / f"{case['capture']}.txt").read_text(), FIXTURE_BOUNDARY, window_seconds=10**9)
+        return FixContext("case", facts, classify_account(facts), dict(case.get("params", {})))
     text = (EVIDENCE / f"{case['capture']}.txt").read_text()
     for old, new in case.get("patch", []):
         # patches are written in the old ==fix502:KIND== framing: re-framed like the captures
