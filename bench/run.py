@@ -30,6 +30,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -410,6 +411,8 @@ def main() -> None:
     if len(runs) != len(sizes) or sizes[0] < 1 or sizes[-1] > 200:
         raise SystemExit("--hosts: sizes 1..200; --runs: one number or one per size")
 
+    # `timeout` (or an operator) stopping the bench must still stop its hosts: SIGTERM runs the finally.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     ansible = ensure_ansible() if args.ansible else None
     work = Path(tempfile.mkdtemp(prefix="fix502-bench-"))
     data = Path(args.data)
