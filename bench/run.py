@@ -241,10 +241,11 @@ class Tools:
         self.hosts, self.work, self.n = hosts, work, len(hosts)
         cfg = work / "ssh_config"
         cfg.write_text(f"Host *\n  UserKnownHostsFile {KNOWN_HOSTS}\n")
+        inventory = lab.write_inventory(hosts, work / f"inventory-{self.n}.yml")  # exactly these hosts
         self.report = work / f"fix502-{self.n}.json"
         self.fx = [
             *fix502_cmd(),
-            *("diagnose", "--group", "lab", "--inventory", str(lab.inventory_path())),
+            *("diagnose", "--group", "lab", "--inventory", str(inventory)),
             *("--forks", str(self.n), "--ssh-config", str(cfg), "--report-json", str(self.report)),
         ]
         self.ansible = ansible
@@ -273,7 +274,7 @@ class Tools:
 
     def ansible_playbook(self, k: int) -> Sample:
         assert self.ansible is not None
-        cmd = [str(self.ansible), "-i", str(lab.inventory_path()), str(BENCH / "evidence.yml")]
+        cmd = [str(self.ansible), "-i", str(self.work / f"inventory-{self.n}.yml"), str(BENCH / "evidence.yml")]
         sample, code = timed(cmd, env=self.aenv, out=self.work / f"ansible-{self.n}-{k}.log")
         if code != 0:
             raise SystemExit(f"ansible-playbook exited {code}; see {self.work}/ansible-{self.n}-{k}.log")
@@ -297,6 +298,8 @@ def measure(hosts: list[lab.LabHost], runs: int, work: Path, ansible: Path | Non
         line = "  ".join(f"{name} {s[-1].wall:.2f}s/{s[-1].cpu:.2f}cpu" for name, s in samples.items())
         print(f"  N={len(hosts)} run {k + 1}: {line}", flush=True)
     report = json.loads(tools.report.read_text())["hosts"].values()
+    if len(report) != len(hosts):
+        raise SystemExit(f"fix502 diagnosed {len(report)} hosts, not {len(hosts)}")
     return Point(
         n=len(hosts),
         runs=runs,
@@ -421,6 +424,8 @@ def main() -> None:
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "remediations")], check=True)
     hosts: list[lab.LabHost] = []
     try:
+        if lab.load_hosts():  # left by a bench that was killed: start from none, or N would be wrong
+            tear_down()
         for n, k in zip(sizes, runs, strict=True):
             t0 = time.perf_counter()
             hosts = bring_up(n, hosts, args.mem_reserve_gib)
