@@ -78,6 +78,7 @@ class Point:
     statuses: list[str]
     mem_available_gib: float
     measured: str
+    command: str = ""
 
 
 def _cpu(usage: os.struct_rusage) -> float:  # type: ignore[name-defined]
@@ -309,6 +310,7 @@ def measure(hosts: list[lab.LabHost], runs: int, work: Path, ansible: Path | Non
         statuses=sorted({h["status"] for h in report}),
         mem_available_gib=round(mem_available_gib(), 1),
         measured=time.strftime("%Y-%m-%d %H:%M %Z"),
+        command="python bench/run.py " + " ".join(sys.argv[1:]),
     )
 
 
@@ -380,14 +382,15 @@ def verdict(points: dict[int, Point]) -> list[str]:
     return lines
 
 
-def write_results(points: dict[int, Point], path: Path, command: str) -> str:
+def write_results(points: dict[int, Point], path: Path) -> str:
+    commands = ", ".join(dict.fromkeys(f"`{p.command}`" for p in points.values() if p.command)) or "bench/run.py"
     text = "\n".join(
         [
             f"# fix502 on one controller — scaling from N={min(points)} to N={max(points)} lab hosts",
             "",
             f"{os.cpu_count()} CPU(s), {os.uname().sysname} {os.uname().release}; lab hosts = real sshd + nginx "
             "+ PHP-FPM 8.2 + WordPress in their own namespaces on loopback, sharing the controller's CPUs; "
-            f"medians over the runs (`{command}`). CPU = user+sys of the tool's own processes (os.wait4).",
+            f"medians over the runs ({commands}). CPU = user+sys of the tool's own processes (os.wait4).",
             "",
             *table(points),
             "",
@@ -443,8 +446,7 @@ def main() -> None:
             shutil.rmtree(work / "tmp", ignore_errors=True)
             print(f"bench lab down ({time.perf_counter() - t0:.0f}s)", flush=True)
     if points:
-        cmd = "python bench/run.py " + " ".join(sys.argv[1:])
-        print("\n" + write_results(points, Path(args.results), cmd))
+        print("\n" + write_results(points, Path(args.results)))
         print(f"\nwritten: {args.results}, {data}; logs in {work}")
 
 
