@@ -437,9 +437,9 @@ def main() -> None:
             if len(hosts) < n:
                 print(f"asked for {n} hosts, got {len(hosts)}: measuring those, then stopping", flush=True)
             points[len(hosts)] = measure(hosts, k, work, ansible)
+            data.write_text(json.dumps([asdict(p) for p in sorted(points.values(), key=lambda p: p.n)], indent=1))
             if len(hosts) < n:
                 break
-            data.write_text(json.dumps([asdict(p) for p in sorted(points.values(), key=lambda p: p.n)], indent=1))
     finally:
         if not args.keep:
             t0 = time.perf_counter()
