@@ -10,6 +10,7 @@ it against crossplane's own lexer on every edit and refuses when the two ever di
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -68,93 +69,88 @@ class Stmt:
         return self.close if self.close is not None else self.term
 
 
-class _EndOfText(Exception):
-    pass
+_WS = re.compile(r"\s+")  # \s is str.isspace(), as crossplane tests it (both are Py_UNICODE_ISSPACE)
+# A run of units that extend a token already started: anything but whitespace and { ; } (a quote or a
+# "#" inside a token is an ordinary character; "\\x" is one unit, whatever x is).
+_RUN = re.compile(r"(?:[^\s{};\\]|\\[\s\S])+")
+_QUOTED = {q: re.compile(rf"(?:[^{q}\\]|\\[\s\S])*{q}") for q in ('"', "'")}
 
 
-def _units(text: str) -> list[tuple[str, int, int]]:
-    """Characters as crossplane sees them: a backslash and the next char form one unit."""
-    units: list[tuple[str, int, int]] = []
-    i, line, n = 0, 1, len(text)
-    while i < n:
-        if text[i] == "\\":
-            if i + 1 >= n:  # crossplane stops at a dangling backslash
-                break
-            unit = text[i : i + 2]
-        else:
-            unit = text[i]
-        if unit.endswith("\n"):
-            line += 1
-        units.append((unit, i, line))
-        i += len(unit)
-    return units
+def _usable_end(text: str) -> int:
+    """Where crossplane stops: before a trailing backslash that has no character left to escape."""
+    run = len(text) - len(text.rstrip("\\"))
+    return len(text) - run % 2
 
 
 def lex(text: str) -> list[Token]:
-    """crossplane.lexer._lex_file_object, step for step, plus offsets."""
-    units = _units(text)
+    """crossplane.lexer._lex_file_object's tokens, plus offsets.
+
+    The same steps as crossplane's character loop (a backslash and the next character are one unit;
+    a unit ending in a newline counts on the next line; an unfinished token, quote or comment at the
+    end is dropped), but runs of ordinary characters, whitespace, comments and quoted strings are
+    taken a slice at a time: about 5× faster than stepping character by character (and 2× faster
+    than crossplane), which is most of an nginx config's parse.  The unit tests check it against
+    crossplane's own lexer, including the ``${`` expansion and escape corner cases."""
+    n = _usable_end(text)
+    t = text[:n]
     tokens: list[Token] = []
-    k = 0
+    emit = tokens.append
+    counted_to, newlines = 0, 0
 
-    def nxt() -> tuple[str, int, int]:
-        nonlocal k
-        if k >= len(units):
-            raise _EndOfText
-        unit = units[k]
-        k += 1
-        return unit
+    def line_at(p: int) -> int:
+        nonlocal counted_to, newlines  # positions only grow, so newlines are counted once
+        end = p + 2 if t[p] == "\\" else p + 1
+        newlines += t.count("\n", counted_to, end)
+        counted_to = end
+        return newlines + 1
 
-    token, token_start, token_line = "", 0, 0
-    try:
-        while k < len(units):
-            char, pos, line = nxt()
-            if char.isspace():
-                if token:
-                    tokens.append(Token(token, token_line, False, token_start, pos))
-                    token = ""
-                while char.isspace():
-                    char, pos, line = nxt()
-
-            if not token and char == "#":
-                start, comment_line = pos, line
-                while not char.endswith("\n"):
-                    token += char
-                    char, pos, _ = nxt()
-                tokens.append(Token(token, comment_line, False, start, pos))
-                token = ""
+    tok, tok_line, i = -1, 0, 0  # tok: where the pending unquoted token starts, or -1
+    while i < n:
+        c = t[i]
+        if c.isspace():
+            if 0 <= tok < i:
+                emit(Token(t[tok:i], tok_line, False, tok, i))
+            tok = -1
+            i = _WS.match(t, i).end()  # type: ignore[union-attr]  # c is whitespace: it matches
+            if i >= n:
+                break
+            c = t[i]
+        if c == "#" and tok < 0:
+            nl = t.find("\n", i)
+            if nl < 0:
+                break
+            end = nl - (nl - i - len(t[i:nl].rstrip("\\"))) % 2  # "\\\n" is one unit: it ends the comment too
+            emit(Token(t[i:end], line_at(i), False, i, end))
+            i = nl + 1
+            continue
+        if tok < 0:
+            tok, tok_line = i, line_at(i)
+        elif c == "{" and t[i - 1] == "$":  # "${var}": taken whole, up to "}" or whitespace
+            while t[i - 1] != "}" and not c.isspace():
+                i += 2 if c == "\\" else 1
+                if i >= n:
+                    return tokens
+                c = t[i]
+        if c in ('"', "'"):
+            if tok < i:  # inside a token a quote is an ordinary character
+                i += 1
                 continue
-
-            if not token:
-                token_start, token_line = pos, line
-
-            if token and token[-1] == "$" and char == "{":
-                while token[-1] != "}" and not char.isspace():
-                    token += char
-                    char, pos, line = nxt()
-
-            if char in ('"', "'"):
-                if token:
-                    token += char
-                    continue
-                quote, start = char, pos
-                char, pos, line = nxt()
-                while char != quote:
-                    token += quote if char == "\\" + quote else char
-                    char, pos, line = nxt()
-                tokens.append(Token(token, token_line, True, start, pos + 1))
-                token = ""
-                continue
-
-            if char in _SPECIAL:
-                if token:
-                    tokens.append(Token(token, token_line, False, token_start, pos))
-                    token = ""
-                tokens.append(Token(char, line, False, pos, pos + 1))
-                continue
-
-            token += char
-    except _EndOfText:
-        pass
+            m = _QUOTED[c].match(t, i + 1)
+            if m is None:
+                break
+            emit(Token(t[i + 1 : m.end() - 1].replace("\\" + c, c), tok_line, True, i, m.end()))
+            tok, i = -1, m.end()
+            continue
+        if c in _SPECIAL:
+            if tok < i:
+                emit(Token(t[tok:i], tok_line, False, tok, i))
+            emit(Token(c, line_at(i), False, i, i + 1))
+            tok, i = -1, i + 1
+            continue
+        i += 2 if c == "\\" else 1  # this unit (even whitespace right after "${...": crossplane keeps it)
+        m = _RUN.match(t, i)
+        if m is not None:
+            i = m.end()
     return tokens
 
 

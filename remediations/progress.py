@@ -121,14 +121,21 @@ class FleetProgress:
         now = time.monotonic()
         with self._lock:
             rows = sorted(self.running.items())
+        # Only what fits: Live crops to the terminal anyway, and laying out all N rows 4× a second
+        # cost 35 ms a frame at 200 running hosts (a seventh of a core for the whole run).
+        room = max(2, (self._live.console.height if self._live is not None else 25) - 2)
+        more = len(rows) - (room - 1) if len(rows) > room else 0
+        shown = rows[: room - 1] if more else rows
         table = Table.grid(padding=(0, 1))
         table.add_column(style="bold", no_wrap=True)
         table.add_column(justify="right", style="dim", no_wrap=True)
         table.add_column(no_wrap=True, overflow="ellipsis")
-        for host, (began, step) in rows:
+        for host, (began, step) in shown:
             table.add_row(
                 Text(terminal_safe(host, one_line=True)),
                 f"{now - began:4.0f}s",
                 Text(terminal_safe(step, one_line=True)),
             )
+        if more:
+            table.add_row(Text(f"… {more} more running"), "", "")
         return Group(self._bar, table) if rows else self._bar

@@ -30,6 +30,7 @@ from typing import Any, Protocol, cast
 import invoke
 import paramiko
 from fabric import Config, Connection
+from fabric.runners import Remote
 
 from remediations.errors import (
     AuthFailed,
@@ -104,6 +105,84 @@ class _WholeStream(io.StringIO):
 
     def read(self, size: int | None = -1) -> str:
         return super().read()
+
+
+class _Remote(Remote):  # type: ignore[misc]  # fabric ships no type hints
+    """fabric's runner without its two 100 Hz polling loops per running command.
+
+    invoke polls ``process_is_finished`` and re-reads stdin every ``input_sleep`` (10 ms) until the
+    command ends.  With every host's command running at once, and each taking longer the more hosts
+    share the CPUs, those wake-ups grow as N²: at 50 hosts they were the controller's largest cost after
+    report building.  Here the stdin we hand over (always a :class:`_WholeStream`) is written once
+    and closed, as invoke does on its EOF, and ``wait`` sleeps on paramiko's exit-status event
+    (also set when the channel closes), waking only to notice a dead I/O thread."""
+
+    def handle_stdin(self, input_: Any, output: Any, echo: bool = False) -> None:
+        if not isinstance(input_, _WholeStream):
+            super().handle_stdin(input_, output, echo)
+            return
+        data = input_.read()
+        if data:
+            self.write_proc_stdin(data)
+        if not self.using_pty:
+            self.close_proc_stdin()
+
+    def wait(self) -> None:
+        while not (self.process_is_finished or self.has_dead_threads):
+            self.channel.status_event.wait(_DEAD_THREAD_POLL)
+
+
+_DEAD_THREAD_POLL = 0.1  # seconds: how soon a crashed I/O thread ends wait() (the exit status is instant)
+
+
+class KnownHostsCache:
+    """known_hosts files parsed once per process, not once per connection.
+
+    paramiko's ``HostKeys.load`` decodes every key and checks each line against all lines before it
+    (quadratic in the file's length); ``SSHClient.load_host_keys`` per connection made that N × K²
+    for N hosts and a K-line file.  The parse is keyed by each file's identity, size and mtime, so a
+    key appended meanwhile (``--accept-new-hosts``, or by hand) is seen by the next connection, as
+    before.  Each client gets its own list of the parsed entries (copies of the entries, sharing
+    the immutable key objects), so a key trusted on first use on one client stays on that client."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._key: tuple[tuple[str, int, int, int, int], ...] | None = None
+        self._keys = paramiko.HostKeys()
+        self.parses = 0  # files parsed, for tests and the benchmark
+
+    def load(self, files: list[Path], host: str) -> paramiko.HostKeys:
+        stats = []
+        for file in files:
+            try:
+                st = file.stat()
+            except OSError:
+                continue  # a missing file is skipped, as before
+            stats.append((str(file), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns))
+        key = tuple(stats)
+        with self._lock:
+            if key != self._key:
+                keys = paramiko.HostKeys()
+                for name, *_ in stats:
+                    try:
+                        keys.load(name)
+                    except (OSError, paramiko.SSHException) as exc:
+                        raise InputError(f"cannot read known_hosts {name}: {exc}", where=host) from None
+                    self.parses += 1
+                self._key, self._keys = key, keys
+            return self._keys
+
+    def install(self, client: paramiko.SSHClient, files: list[Path], host: str) -> None:
+        """What ``client.load_host_keys(f)`` for each of ``files`` did, from the shared parse."""
+        shared = self.load(files, host)
+        own = client.get_host_keys()
+        # HostKeys has no public bulk copy; _entries is what load() appends to (paramiko 2.x-4.x).
+        cast(Any, own)._entries.extend(
+            paramiko.hostkeys.HostKeyEntry(list(e.hostnames), e.key) for e in cast(Any, shared)._entries
+        )
+
+
+KNOWN_HOSTS = KnownHostsCache()
 
 
 def fingerprint(key: paramiko.PKey) -> str:
@@ -225,7 +304,8 @@ class SSHTransport:
             # An empty SSHConfig stops fabric reading ~/.ssh/config itself: fabric would build
             # ProxyJump gateways whose clients auto-add unknown host keys.  sshconfig.resolve did it.
             config=Config(
-                ssh_config=paramiko.SSHConfig(), overrides={"run": {"hide": True, "warn": True, "in_stream": False}}
+                ssh_config=paramiko.SSHConfig(),
+                overrides={"run": {"hide": True, "warn": True, "in_stream": False}, "runners": {"remote": _Remote}},
             ),
             gateway=gateway,
         )
@@ -238,12 +318,7 @@ class SSHTransport:
             if self.known_hosts_override
             else [Path(os.path.expanduser(f)) for f in target.known_hosts]
         )
-        for file in files:
-            if file.exists():
-                try:
-                    client.load_host_keys(str(file))
-                except (OSError, paramiko.SSHException) as exc:
-                    raise InputError(f"cannot read known_hosts {file}: {exc}", where=self.host.name) from None
+        KNOWN_HOSTS.install(client, files, self.host.name)
         policy = _TrustOnFirstUse(files[0]) if self.accept_new_hosts else _Strict()
         client.set_missing_host_key_policy(policy)
 
