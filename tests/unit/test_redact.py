@@ -12,7 +12,7 @@ import pytest
 
 from remediations.causes import Diagnosis
 from remediations.inventory import Host
-from remediations.redact import Redactor, secret_values
+from remediations.redact import Redactor, redact, secret_values
 from remediations.report import bundle_dict, report_dict
 from remediations.results import FixResult, HostResult, Status
 from tests.unit.evidence_text import FIXTURE_BOUNDARY, parse
@@ -107,3 +107,29 @@ def test_dry_run_console_masks_values_the_evidence_showed(tmp_path: Path) -> Non
     ev.write_text(pool_evidence())
     out = subprocess.run(["python3", "-c", code, str(ev)], capture_output=True, text=True, check=True).stdout
     assert PW not in out and SPACED not in out and out.count("[redacted]") == 2
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "realign-fastcgi-pass: point fastcgi_pass at unix:/opt/cpanel/ea-php81/root/usr/var/run/php-fpm/web81.sock",
+        "proxy_pass: http://127.0.0.1:8080/",
+        "uwsgi_pass: unix:/run/uwsgi.sock",
+    ],
+)
+def test_where_requests_go_is_not_a_password(line: str) -> None:
+    """A realign plan's first line used to reach the console as '[redacted]' ('-pass:' looked like
+    a password's name)."""
+    assert redact(line) == line
+
+
+@pytest.mark.parametrize(
+    ("line", "masked"),
+    [
+        ("proxy_password: hunter22", "proxy_password: [redacted]"),
+        ("fastcgi_passwd=hunter22", "fastcgi_passwd=[redacted]"),
+        ("DB_PASS: hunter22", "DB_PASS: [redacted]"),
+    ],
+)
+def test_passwords_named_after_them_still_are(line: str, masked: str) -> None:
+    assert redact(line) == masked
