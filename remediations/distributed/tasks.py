@@ -9,6 +9,7 @@ from invoke.exceptions import Exit
 from invoke.tasks import task
 
 from remediations.errors import Fix502Error, OptionError
+from remediations.options import number
 
 WORKER_HELP = {
     "executor": "Redis URL shared with the controller, e.g. redis://10.0.0.5:6379/0",
@@ -19,18 +20,6 @@ WORKER_HELP = {
     "visibility-timeout": "seconds before a dead worker's hosts are handed out again (default 300)",
     "lock-ttl": "seconds a host's Redis lock outlives a silent worker (default 150: above the 120 s command timeout)",
 }
-
-
-def _number(option: str, value: str | None, default: float, minimum: float) -> float:
-    if value is None:
-        return default
-    try:
-        number = float(str(value).strip())
-    except ValueError:
-        raise OptionError(f"{option} takes a number, not {value!r}") from None
-    if number < minimum:
-        raise OptionError(f"{option} must be at least {minimum:g}, not {number:g}")
-    return number
 
 
 @task(name="worker", help=WORKER_HELP)
@@ -53,11 +42,11 @@ def worker(
     from remediations.inventory import load_inventory
 
     try:
-        threads = int(_number("--concurrency", concurrency, 20, 1))
-        visibility = _number("--visibility-timeout", visibility_timeout, 300, 5)
+        threads = int(number("--concurrency", concurrency, 20, 1))
+        visibility = number("--visibility-timeout", visibility_timeout, 300, 5)
         # A worker cut off from Redis stops its host before the next step, but a step already running
         # (a command: up to 120 s) goes on: the lock must outlive it, or a re-attempt could overlap it.
-        ttl = _number("--lock-ttl", lock_ttl, 150, 3)
+        ttl = number("--lock-ttl", lock_ttl, 150, 3)
         if ssh_config and not Path(ssh_config).is_file():
             raise OptionError(f"--ssh-config {ssh_config}: no such file")
         inv = load_inventory(inventory or DEFAULT_INVENTORY, **vault_options(vault_password_file, False))

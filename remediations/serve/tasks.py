@@ -15,6 +15,7 @@ from invoke.exceptions import Exit
 from invoke.tasks import task
 
 from remediations.errors import Fix502Error, InputError, OptionError
+from remediations.options import number
 from remediations.serve.store import Store
 
 DEFAULT_STATE = "/var/lib/fix502"
@@ -44,18 +45,6 @@ def parse_listen(listen: str) -> tuple[str, int]:
     if not sep or not addr or not port.isdigit() or not 0 < int(port) < 65536:
         raise OptionError(f"--listen {listen}: expected ADDR:PORT, e.g. 127.0.0.1:9502")
     return addr.strip("[]"), int(port)
-
-
-def _number(option: str, value: str | float | None, default: float, minimum: float = 0) -> float:
-    if value is None:
-        return default
-    try:
-        number = float(str(value).strip())
-    except ValueError:
-        raise OptionError(f"{option} takes a number, not {value!r}") from None
-    if number < minimum:
-        raise OptionError(f"{option} must be at least {minimum:g}, not {number:g}")
-    return number
 
 
 SERVE_HELP = {
@@ -101,11 +90,11 @@ def serve(
         if not token_file:
             raise OptionError("--token-file is required: the webhook is never open to anyone")
         settings_args = {
-            "cooldown": _number("--cooldown", cooldown, 900),
-            "max_hosts": _number("--max-hosts", max_hosts, 5, 1),
-            "window": _number("--window", window, 600, 1),
-            "plan_ttl": _number("--plan-ttl", plan_ttl, 3600, 1),
-            "max_queue": _number("--max-queue", max_queue, 100, 1),
+            "cooldown": number("--cooldown", cooldown, 900),
+            "max_hosts": number("--max-hosts", max_hosts, 5, 1),
+            "window": number("--window", window, 600, 1),
+            "plan_ttl": number("--plan-ttl", plan_ttl, 3600, 1),
+            "max_queue": number("--max-queue", max_queue, 100, 1),
         }
         config = ServeConfig(
             inventory=inventory or "inventory/hosts.yml",
@@ -113,7 +102,7 @@ def serve(
             token=read_token(token_file),
             state=state,
             playbook=playbook,
-            workers=int(_number("--workers", workers, 2, 1)),
+            workers=int(number("--workers", workers, 2, 1)),
             notify=list(notify or []),
             public_url=public_url or f"http://{listen}",
             accept_new_hosts=accept_new_hosts,

@@ -1,0 +1,22 @@
+"""Option values of the long-running commands (``serve``, ``worker``), checked once.
+
+invoke hands every option over as text; a bad one must be a one-line error naming the option,
+before anything starts, never a traceback from ``float()`` deep inside a server.
+"""
+
+from __future__ import annotations
+
+from remediations.errors import OptionError
+
+
+def number(option: str, value: str | float | None, default: float, minimum: float = 0) -> float:
+    """``value`` as a number of at least ``minimum`` (``default`` when not given)."""
+    if value is None:
+        return default
+    try:
+        got = float(str(value).strip())
+    except ValueError:
+        raise OptionError(f"{option} takes a number, not {value!r}") from None
+    if got < minimum:
+        raise OptionError(f"{option} must be at least {minimum:g}, not {got:g}")
+    return got
