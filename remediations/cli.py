@@ -28,6 +28,7 @@ from remediations.cli_inventory import inventory_task
 from remediations.errors import Fix502Error, InputError, OptionError
 from remediations.fixes import REGISTRY
 from remediations.inventory import Host, load_inventory
+from remediations.options import whole
 from remediations.plan import Plan
 from remediations.playbook import DiagnoseStep, Playbook, load_playbook
 from remediations.report import Console, report_dict, write_json
@@ -200,24 +201,14 @@ class FleetRequest:
         out = dataclasses.replace(self)
         # invoke casts an option to its default's type and dies with a traceback on a bad value:
         # the tasks take these as strings (default None) and they are checked here instead.
-        out.forks = _whole("--forks", 20 if self.forks is None else self.forks, minimum=1)
-        out.window = _whole("--window", 900 if self.window is None else self.window, minimum=1)
-        out.max_fail = None if self.max_fail is None else _whole("--max-fail", self.max_fail, minimum=1)
+        out.forks = whole("--forks", 20 if self.forks is None else self.forks, minimum=1)
+        out.window = whole("--window", 900 if self.window is None else self.window, minimum=1)
+        out.max_fail = None if self.max_fail is None else whole("--max-fail", self.max_fail, minimum=1)
         pct = self.max_fail_percentage
         out.max_fail_percentage = None if pct is None else parse_max_fail_percentage(str(pct))
         if self.report_json:
             check_report_path(self.report_json)
         return out
-
-
-def _whole(option: str, value: Any, *, minimum: int) -> int:
-    try:
-        number = int(str(value).strip())
-    except ValueError:
-        raise OptionError(f"{option} takes a whole number, not {value!r}") from None
-    if number < minimum:
-        raise OptionError(f"{option} must be at least {minimum}, not {number}")
-    return number
 
 
 def check_report_path(path: str) -> None:

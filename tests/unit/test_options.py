@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from remediations.errors import OptionError
-from remediations.options import number
+from remediations.options import number, whole
 
 
 def test_a_number_or_the_default() -> None:
@@ -21,4 +21,14 @@ def test_a_number_or_the_default() -> None:
 def test_bad_numbers_are_one_line(value: str, message: str) -> None:
     with pytest.raises(OptionError) as exc:
         number("--concurrency", value, 20, 1)
+    assert str(exc.value) == message
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [("2.5", "--forks takes a whole number, not '2.5'"), ("0", "--forks must be at least 1, not 0")],
+)
+def test_bad_whole_numbers_are_one_line(value: str, message: str) -> None:
+    with pytest.raises(OptionError) as exc:
+        whole("--forks", value, minimum=1)
     assert str(exc.value) == message
