@@ -505,6 +505,8 @@ def _rollback_one(h: Host, run: str | None, *, accept_new_hosts: bool, break_loc
     lock_id = f"rollback-{new_run_id()}"
     try:
         cap = detect(t, h.user or "")
+        if not cap.shell and hasattr(t, "sftp"):
+            return _rollback_sftp(h, t, run, break_lock=break_lock, lock_id=lock_id)
         lock: str | None = None
         root: str | None = None
         if not cap.root and cap.shell and cap.home.startswith("/"):  # the run journaled in the account
@@ -524,6 +526,31 @@ def _rollback_one(h: Host, run: str | None, *, accept_new_hosts: bool, break_loc
             release_lock(t, lock_id, lock)
     finally:
         t.close()
+
+
+def _rollback_sftp(h: Host, t: Any, run: str | None, *, break_lock: bool, lock_id: str) -> str:
+    """An SFTP-only account: its run was journaled over SFTP in the account, and is undone so."""
+    from remediations import account, sftp_journal, sftp_remote
+    from remediations.sftpfs import Files
+
+    files = Files(t.sftp(), h.name)
+    try:
+        seen = sftp_remote.open_account(files, h.user or "", write=True)
+        root = account.backup_root(seen.home)
+        sftp_remote.take_lock(files, seen, lock_id, break_lock=break_lock)
+        try:
+            runs = sftp_journal.list_runs(files, root)
+            target = run or (runs[-1] if runs else None)
+            if target is None:
+                return "no fix502 run journaled on this host"
+            if target not in runs:
+                raise InputError(f"no run {target} on this host (runs: {', '.join(runs) or 'none'})", where=h.name)
+            steps = sftp_journal.undo_run(files, target, root=root, uid=seen.uid)
+            return f"rolled back run {target} over SFTP: " + ("; ".join(steps) or "nothing left to undo")
+        finally:
+            sftp_remote.release_lock(files, seen, lock_id)
+    finally:
+        files.close()
 
 
 @task(name="check", help={"path": "playbook to validate"})
