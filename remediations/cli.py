@@ -494,63 +494,33 @@ def rollback(
 
 
 def _rollback_one(h: Host, run: str | None, *, accept_new_hosts: bool, break_lock: bool, sel: Selection) -> str:
-    """Under the host lock, like any run: a rollback racing a fix would undo half of it."""
-    from remediations import account
-    from remediations.capability import detect, drop_become
-    from remediations.journal import list_runs, undo_run
-    from remediations.remote import release_lock, take_lock
+    """Under the host lock, like any run: a rollback racing a fix would undo half of it.  The
+    journals are looked for where this login's runs keep them (root's, the account's, over SFTP)."""
+    from remediations.journals import HostJournals
     from remediations.transport import connect
 
     t = connect(h, accept_new_hosts=accept_new_hosts, ssh_config=sel.ssh_config_path)
     lock_id = f"rollback-{new_run_id()}"
     try:
-        cap = detect(t, h.user or "")
-        if not cap.shell and hasattr(t, "sftp"):
-            return _rollback_sftp(h, t, run, break_lock=break_lock, lock_id=lock_id)
-        lock: str | None = None
-        root: str | None = None
-        if not cap.root and cap.shell and cap.home.startswith("/"):  # the run journaled in the account
-            drop_become(t)
-            lock, root = account.lock_dir(cap.home), account.backup_root(cap.home)
-        take_lock(t, lock_id, break_lock=break_lock, lock_dir=lock)
+        journals = HostJournals(t, h)
         try:
-            runs = list_runs(t, root=root)
-            target = run or (runs[-1] if runs else None)
-            if target is None:
-                return "no fix502 run journaled on this host"
-            if target not in runs:
-                raise InputError(f"no run {target} on this host (runs: {', '.join(runs) or 'none'})", where=h.name)
-            steps = undo_run(t, target, root=root)
-            return f"rolled back run {target}: " + ("; ".join(steps) or "nothing left to undo")
+            journals.lock(lock_id, break_lock=break_lock)
+            try:
+                runs = journals.runs()
+                target = run or (runs[-1] if runs else None)
+                if target is None:
+                    return "no fix502 run journaled on this host"
+                if target not in runs:
+                    raise InputError(f"no run {target} on this host (runs: {', '.join(runs) or 'none'})", where=h.name)
+                steps = journals.undo(target)
+                said = "; ".join(steps) or "nothing left to undo"
+                return f"rolled back run {target}" + (" over SFTP" if journals.files else "") + f": {said}"
+            finally:
+                journals.unlock(lock_id)
         finally:
-            release_lock(t, lock_id, lock)
+            journals.close()
     finally:
         t.close()
-
-
-def _rollback_sftp(h: Host, t: Any, run: str | None, *, break_lock: bool, lock_id: str) -> str:
-    """An SFTP-only account: its run was journaled over SFTP in the account, and is undone so."""
-    from remediations import account, sftp_journal, sftp_remote
-    from remediations.sftpfs import Files
-
-    files = Files(t.sftp(), h.name)
-    try:
-        seen = sftp_remote.open_account(files, h.user or "", write=True)
-        root = account.backup_root(seen.home)
-        sftp_remote.take_lock(files, seen, lock_id, break_lock=break_lock)
-        try:
-            runs = sftp_journal.list_runs(files, root)
-            target = run or (runs[-1] if runs else None)
-            if target is None:
-                return "no fix502 run journaled on this host"
-            if target not in runs:
-                raise InputError(f"no run {target} on this host (runs: {', '.join(runs) or 'none'})", where=h.name)
-            steps = sftp_journal.undo_run(files, target, root=root, uid=seen.uid)
-            return f"rolled back run {target} over SFTP: " + ("; ".join(steps) or "nothing left to undo")
-        finally:
-            sftp_remote.release_lock(files, seen, lock_id)
-    finally:
-        files.close()
 
 
 @task(name="check", help={"path": "playbook to validate"})
