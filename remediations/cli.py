@@ -514,7 +514,7 @@ def _rollback_one(h: Host, run: str | None, *, accept_new_hosts: bool, break_loc
                     raise InputError(f"no run {target} on this host (runs: {', '.join(runs) or 'none'})", where=h.name)
                 steps = journals.undo(target)
                 said = "; ".join(steps) or "nothing left to undo"
-                return f"rolled back run {target}" + (" over SFTP" if journals.files else "") + f": {said}"
+                return f"rolled back run {target}" + (" over SFTP" if journals.sftp else "") + f": {said}"
             finally:
                 journals.unlock(lock_id)
         finally:

@@ -21,12 +21,11 @@ from pathlib import Path
 
 from tenacity import Retrying, retry_if_result, stop_after_attempt, wait_exponential
 
-from remediations import account, sftp_remote
+from remediations import account
 from remediations.capability import Capability, detect, drop_become
 from remediations.causes import Diagnosis
 from remediations.errors import CommandFailed, CommandTimeout, Fix502Error, TransportError
 from remediations.facts.model import HostFacts
-from remediations.facts.sftp import Seen
 from remediations.fixes import REGISTRY
 from remediations.fixes.base import Fix, FixContext, Probe, ProbeResult
 from remediations.fixes.driver import Driver, plan_only
@@ -38,7 +37,7 @@ from remediations.remote import collect, for_site, host_now, probe_on_host, rele
 from remediations.report import write_bundle
 from remediations.results import HostResult, NullProcessor, Processor, Status, merge_sites
 from remediations.sftp_journal import SftpJournal
-from remediations.sftpfs import Files
+from remediations.sftp_remote import SftpAccount
 from remediations.transport import Runner as Transport
 from remediations.transport import connect, join
 
@@ -78,8 +77,7 @@ class HostRun:
         self.since: float | None = None
         self.scope = ""  # "site2" while the second of several sites runs: tags its journal records
         self.cap: Capability | None = None  # what the login may do (detected first)
-        self.files: Files | None = None  # SFTP only (no shell): the account's files, and nothing to run
-        self.seen: Seen | None = None  # ... and what its session learnt (home, uid, the host's clock)
+        self.sftp: SftpAccount | None = None  # SFTP only (no shell): the account's files, nothing to run
 
     # -- the whole host --------------------------------------------------------------------
     def run(self) -> HostResult:
@@ -123,22 +121,22 @@ class HostRun:
             except Fix502Error:
                 pass  # the lock is stale-aware; a dead connection cannot remove it
         self.result.connections = getattr(self.t, "connections_opened", 0)
-        self.result.round_trips = getattr(self.t, "round_trips", 0) + (self.files.ops if self.files else 0)
-        if self.files is not None:
-            self.files.close()
+        self.result.round_trips = getattr(self.t, "round_trips", 0) + (self.sftp.files.ops if self.sftp else 0)
+        if self.sftp is not None:
+            self.sftp.close()
         self.t.close()
 
     def _lock(self) -> None:
         assert self.t is not None
-        if self.files is not None and self.seen is not None:
-            sftp_remote.take_lock(self.files, self.seen, self.run_id, break_lock=self.opt.break_lock)
+        if self.sftp is not None:
+            self.sftp.lock(self.run_id, break_lock=self.opt.break_lock)
         else:
             take_lock(self.t, self.run_id, break_lock=self.opt.break_lock, lock_dir=self._lock_dir())
 
     def _unlock(self) -> None:
         assert self.t is not None
-        if self.files is not None and self.seen is not None:
-            sftp_remote.release_lock(self.files, self.seen, self.run_id)
+        if self.sftp is not None:
+            self.sftp.unlock(self.run_id)
         else:
             release_lock(self.t, self.run_id, self._lock_dir())
 
@@ -209,22 +207,20 @@ class HostRun:
         """No shell ran our command: the account's files over SFTP (the WordPress-level fixes,
         probes from the controller), or — when SFTP is refused too — a clear stop."""
         assert self.t is not None and self.cap is not None
-        opener = getattr(self.t, "sftp", None)
-        if opener is None:
+        if not hasattr(self.t, "sftp"):
             raise Fix502Error(f"{self.cap.login} has no shell here ({self.cap.detail})", where=self.host.name)
         try:
-            self.files = Files(opener(), self.host.name)
-            self.seen = sftp_remote.open_account(self.files, self.cap.login, write=not self.opt.dry_run)
+            self.sftp = SftpAccount.open(self.t, self.host, self.cap.login, write=not self.opt.dry_run)
         except Fix502Error as exc:
             why = f"{self.cap.login} has no shell here ({self.cap.detail}), and SFTP failed: {exc.message}"
             self.result.capability = self.cap.as_json()
             self.say(self.cap.line())
             raise Fix502Error(why, where=self.host.name) from None
-        self.cap.home, self.cap.sftp = self.seen.home, True
+        self.cap.home, self.cap.sftp = self.sftp.seen.home, True
         self.cap.detail = "WordPress-level fixes through SFTP, the site probed from the controller"
 
     def _prepare_account(self) -> None:
-        if self.files is not None:
+        if self.sftp is not None:
             return  # made when the SFTP session opened (the clock file needs it)
         if self.as_account and self.t is not None and self.cap is not None:
             self.t.run(join("mkdir", "-p", "-m", "700", account.state_dir(self.cap.home)))
@@ -235,11 +231,8 @@ class HostRun:
     # -- steps ------------------------------------------------------------------------------
     def diagnose(self, window: int | None = None) -> tuple[HostFacts, Diagnosis]:
         assert self.t is not None
-        if self.files is not None and self.seen is not None:
-            f, seen = self.files, self.seen
-            facts, diag = sftp_remote.collect(
-                f, seen, self.t, self.host, since=self.since, window=window or self.opt.window
-            )
+        if self.sftp is not None:
+            facts, diag = self.sftp.collect(self.t, self.host, since=self.since, window=window or self.opt.window)
         else:
             gather = account.collect_account if self.as_account else collect
             facts, diag = gather(self.t, self.host, since=self.since, window=window or self.opt.window)
@@ -322,8 +315,8 @@ class HostRun:
         assert self.t is not None
         if self.journal is None:
             root = account.backup_root(self.cap.home) if self.as_account and self.cap else None
-            if self.files is not None and self.seen is not None and root:
-                self.journal = SftpJournal(self.files, self.run_id, root, self.seen.uid)
+            if self.sftp is not None:
+                self.journal = self.sftp.journal(self.run_id)
             else:
                 self.journal = Journal(self.t, self.run_id, root)
             self.journal.begin(self.pb.name, socket.gethostname())
@@ -331,8 +324,8 @@ class HostRun:
 
     def _host_now(self) -> float:
         assert self.t is not None
-        if self.files is not None and self.seen is not None:
-            return sftp_remote.now(self.files, self.seen)
+        if self.sftp is not None:
+            return self.sftp.now()
         return host_now(self.t)
 
     def apply(self, plan: Plan, fix_id: str) -> None:
@@ -341,7 +334,7 @@ class HostRun:
             if not isinstance(op, ConfigTest):
                 self.journal.apply(op, self._tag(fix_id))
                 continue
-            if self.files is not None:
+            if self.sftp is not None:
                 raise Fix502Error(f"{' '.join(op.argv)}: needs a shell (SFTP only)", where=self.host.name)
             result = self.t.run(join(*op.argv) + " 2>&1")
             if result.exit_status != 0:
@@ -362,8 +355,8 @@ class HostRun:
         def attempt() -> ProbeResult:
             nonlocal attempts
             attempts += 1
-            if self.files is not None:
-                return sftp_remote.probe(t, self.host, probe)
+            if self.sftp is not None:
+                return self.sftp.probe(t, self.host, probe)
             return probe_on_host(t, self.host, probe)
 
         retrying = Retrying(

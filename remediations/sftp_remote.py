@@ -11,6 +11,7 @@ import json
 import os
 import socket
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from remediations import account
@@ -22,6 +23,7 @@ from remediations.fixes.base import Probe, ProbeResult
 from remediations.httpprobe import run_probe
 from remediations.inventory import Host
 from remediations.remote import _dead_here, _held_message, site_url
+from remediations.sftp_journal import SftpJournal
 from remediations.sftpfs import Files
 
 
@@ -115,3 +117,50 @@ def release_lock(f: Files, seen: Seen, run_id: str) -> None:
     lock = account.lock_dir(seen.home)
     if _holder(f, lock).get("run_id") == run_id:
         _remove_lock(f, lock)
+
+
+@dataclass
+class SftpAccount:
+    """One SFTP-only login on one host: its files and what its session learnt (home, uid, the
+    host's clock) — what the engine holds instead of a shell for such a host."""
+
+    files: Files
+    seen: Seen
+
+    @classmethod
+    def open(cls, t: Any, host: Host, login: str, *, write: bool) -> SftpAccount:
+        files = Files(t.sftp(), host.name)
+        try:
+            return cls(files, open_account(files, login, write=write))
+        except Fix502Error:
+            files.close()
+            raise
+
+    @property
+    def root(self) -> str:
+        """Where the account's journals are."""
+        return account.backup_root(self.seen.home)
+
+    def lock(self, run_id: str, *, break_lock: bool) -> None:
+        take_lock(self.files, self.seen, run_id, break_lock=break_lock)
+
+    def unlock(self, run_id: str) -> None:
+        release_lock(self.files, self.seen, run_id)
+
+    def lock_owner(self) -> dict[str, Any]:
+        return _holder(self.files, account.lock_dir(self.seen.home))
+
+    def now(self) -> float:
+        return now(self.files, self.seen)
+
+    def journal(self, run_id: str) -> SftpJournal:
+        return SftpJournal(self.files, run_id, self.root, self.seen.uid)
+
+    def collect(self, t: Any, host: Host, *, since: float | None, window: int) -> tuple[HostFacts, Diagnosis]:
+        return collect(self.files, self.seen, t, host, since=since, window=window)
+
+    def probe(self, t: Any, host: Host, p: Probe) -> ProbeResult:
+        return probe(t, host, p)
+
+    def close(self) -> None:
+        self.files.close()
