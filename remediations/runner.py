@@ -315,6 +315,9 @@ class HostRun:
         assert self.t is not None
         if self.journal is None:
             root = account.backup_root(self.cap.home) if self.as_account and self.cap else None
+            served = account.served_state(self.cap.home, self.result.facts) if root and self.cap else None
+            if served:
+                raise Fix502Error(served, where=self.host.name)
             if self.sftp is not None:
                 self.journal = self.sftp.journal(self.run_id)
             else:

@@ -15,6 +15,7 @@ from tests.integration.conftest import fix502, host, snapshot
 from tests.lab import faults, lab
 
 SFTP_HOST = "web102"
+CHROOT_HOST = "web104"
 WC = "/var/www/wordpress/wp-content"
 STATE = "/var/www/.fix502"
 
@@ -136,3 +137,22 @@ def test_a_dry_run_over_sftp_writes_nothing_at_all(tmp_path: Path) -> None:
     r = run(tmp_path / "r.json", "--dry-run")
     assert r["status"] == "planned" and "bisect-plugins" in actions(r), r
     assert snapshot(h) == before and not h.path(STATE).exists()  # not even the account's .fix502
+
+
+def test_a_chrooted_sftp_account_is_fixed_in_its_jails_own_paths(tmp_path: Path) -> None:
+    """``ChrootDirectory /var`` + ``internal-sftp -d /www``: the account sees /www/wordpress, never
+    the host's paths, and everything fix502 does is said and done in the jail's terms."""
+    h = host(CHROOT_HOST, login="sftp-chroot")
+    assert "ChrootDirectory /var" in h.read("/etc/ssh/sshd_config")
+    faults.apply(h, "cache-dropin")
+    assert h.http("/")[0] == 502
+    inv = lab.write_inventory([lab.get(CHROOT_HOST)], tmp_path / "inventory.yml")
+    res = fix502(
+        "fix-502", "--host", CHROOT_HOST, "--inventory", str(inv), "--yes", "--report-json", str(tmp_path / "r.json")
+    )
+    r = json.loads((tmp_path / "r.json").read_text())["hosts"][CHROOT_HOST]
+    assert r["access"]["home"] == "/www" and r["access"]["sftp"] is True, (r["access"], res.stdout)
+    assert r["status"] == "fixed" and [a["id"] for a in r["actions"]] == ["clear-page-cache"], r
+    assert any(e["source"] == "/www/wordpress/wp-content/object-cache.php" for e in r["evidence"]), r["evidence"]
+    assert h.path(f"{WC}/object-cache.php.fix502-off").read_text() == faults.CACHE_DROPIN
+    assert list(h.path(f"{STATE}/backups").glob("*/journal.jsonl")) and h.http("/")[0] == 200
