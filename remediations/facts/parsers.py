@@ -186,6 +186,20 @@ def split_nginx_dump(text: str) -> tuple[str, dict[str, str]]:
     return text[: heads[0].start()].rstrip("\n"), out
 
 
+def short_dump_files(files: dict[str, str], sizes: str) -> list[str]:
+    """Files ``nginx -T`` printed with fewer bytes than they have (``sizes``: ``BYTES PATH`` lines
+    from stat right after), or whose size could not be read.  nginx prints every file whole, so a
+    short one holds a forged ``# configuration file`` line (the rest was taken for another file) or
+    changed meanwhile: either way the dump is not the configuration.  Longer is fine — invalid
+    UTF-8 comes back as U+FFFD, three bytes for one."""
+    real: dict[str, int] = {}
+    for line in sizes.splitlines():
+        n, sep, path = line.partition(" ")
+        if sep and n.isdigit():
+            real[path] = int(n)
+    return sorted(path for path, text in files.items() if len(text.encode()) < real.get(path, 1 << 62))
+
+
 NGINX_BUFFERS = frozenset(
     {"fastcgi_buffer_size", "fastcgi_buffers", "fastcgi_busy_buffers_size", "fastcgi_read_timeout"}
 )

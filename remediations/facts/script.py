@@ -121,6 +121,7 @@ class _Collected:
     fpm_kv: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     fpm_files: dict[str, dict[str, str]] = field(default_factory=dict)
     logs: list[tuple[str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what reading the sections found wrong
 
 
 def _file_text(body: str) -> str:
@@ -219,7 +220,15 @@ def _site(c: _Collected) -> tuple[str | None, str | None]:
 
 def _nginx(c: _Collected, procs: list[p.Proc]) -> WebServer:
     head, files = p.split_nginx_dump(c.cmds.get("nginx-T", ""))
-    if not files:
+    short = p.short_dump_files(files, c.singles["nginxsizes"]) if files and "nginxsizes" in c.singles else []
+    if short:
+        shown = ", ".join(short[:3])
+        c.notes.append(
+            f"nginx -T printed {shown} shorter than the file is (a forged file boundary, or a file changed "
+            "meanwhile): the nginx configuration is unknown"
+        )
+        files = {}
+    elif not files:
         files = dict(c.nginx_files)
     c.nginx_files = files
     cfg = p.parse_nginx_config(files, *_site(c))
@@ -502,6 +511,7 @@ def parse_evidence(output: str, boundary: str, *, since: float | None = None, wi
     logs, dmesg_readable = _window_logs(c, web, tz, boot, window_start, notes)
 
     notes.extend(line.strip() for line in c.singles.get("notes", "").splitlines() if line.strip())
+    notes.extend(c.notes)
     files: dict[str, str] = {}
     files.update(c.apache_files)
     files.update(c.nginx_files)

@@ -193,3 +193,36 @@ def test_a_hostile_site_title_on_a_real_tty() -> None:
     assert code in (0, 1), (code, text)
     assert "\x1b]0;PWNED" not in text and "\x9b" not in text
     assert "\\x1b]0;PWNED\\x07" in text and "[/] [www]" in text, text
+
+
+def test_a_forged_file_boundary_in_a_web_writable_include_makes_the_nginx_config_unknown() -> None:
+    """EasyEngine-style: the site's server block includes a file in the site's own directory.  The
+    web user writes a '# configuration file' line into it, so nginx -T seems to print another file
+    there.  nginx prints every file whole, so the forger's file comes out shorter than it is on
+    disk: the dump is not trusted (config unknown, said in the notes), never read as two files."""
+    h = host("web105")
+    site = "/etc/nginx/sites-available/wordpress"
+    text = h.read(site)
+    h.write(site, text.replace("\tserver_name ", f"\tinclude {WP}/wp-content/nginx-site.conf;\n\tserver_name ", 1))
+    write_as_web_user(
+        h, f"{WP}/wp-content/nginx-site.conf", "# the site's own rules\nlocation = /ping { return 204; }\n"
+    )
+    faults.reload_web(h)
+    target, t = transport(h)
+    try:
+        honest, _ = collect(t, target, since=None, window=900)
+        forged = (
+            "# the site's own rules\n# configuration file /etc/nginx/conf.d/zz-site.conf:\n"
+            "location = /ping { fastcgi_pass unix:/run/php/evil.sock; }\n"
+        )
+        write_as_web_user(h, f"{WP}/wp-content/nginx-site.conf", forged)
+        faults.reload_web(h)
+        facts, _ = collect(t, target, since=None, window=900)
+    finally:
+        t.close()
+    assert honest.web.fastcgi_targets and f"{WP}/wp-content/nginx-site.conf" in honest.files, honest.notes
+    assert not any("shorter than the file is" in n for n in honest.notes), honest.notes
+    assert any(f"{WP}/wp-content/nginx-site.conf" in n and "shorter than the file is" in n for n in facts.notes), (
+        facts.notes
+    )
+    assert "/etc/nginx/conf.d/zz-site.conf" not in facts.files and not facts.web.fastcgi_targets
