@@ -15,6 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from remediations import redact
+from remediations.diagnosis import classify
 from remediations.facts.script import evidence_command, evidence_script
 from tests.unit.evidence_text import FIXTURE_BOUNDARY, parse
 
@@ -149,7 +150,12 @@ def test_wordpress_files_are_read_as_root_without_following_links(tmp_path: Path
     link (to a root-only file) or a FIFO is never read, nor is a wp-config.php that is a link."""
     wp = _site(tmp_path)
     wc = wp / "wp-content"
-    (wc / "debug.log").write_text(MEMORY)
+    # a line the site's code wrote to look like nginx's: it must never become a socket-mismatch
+    forged = time.strftime("%Y/%m/%d %H:%M:%S", time.localtime(time.time() - 30)) + (
+        " [error] 1#1: *1 connect() to unix:/run/php/old.sock failed (2: No such file or directory) while "
+        'connecting to upstream, upstream: "fastcgi://unix:/run/php/old.sock:"\n'
+    )
+    (wc / "debug.log").write_text(MEMORY + forged)
     (wc / "object-cache.php").write_text("<?php /* drop-in */\n")
     (wc / "cache/supercache/site").mkdir(parents=True)
     (wc / "cache/supercache/site/index.html").write_text("stale\n")
@@ -162,7 +168,8 @@ def test_wordpress_files_are_read_as_root_without_following_links(tmp_path: Path
     f = parse(out)
     w = f.wordpress
     assert w.dropins.keys() == {"object-cache.php"} and w.caches == {"cache/supercache": ("dir", 1)}
-    assert [ln.text for ln in w.logs] == [MEMORY.rstrip("\n")] and "shadowhash" not in out
+    assert [ln.text for ln in w.logs] == [MEMORY.rstrip("\n"), forged.rstrip("\n")] and "shadowhash" not in out
+    assert "socket-mismatch" not in classify(f).ids and not any("connect()" in ln.text for ln in f.logs)
     assert f.files == {str(wp / "wp-config.php"): CONFIG}  # byte for byte: the edit's "before"
     assert not any("Allowed memory" in ln.text for ln in f.logs)  # never read as nginx's or FPM's
     assert redact.redact(CONFIG).count("[redacted]") == 2
