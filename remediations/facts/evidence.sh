@@ -129,28 +129,33 @@ safecat() {
 # formats (account.sh): root reads them with stat, find and safecat only — never WordPress's PHP.
 wpfiles() {
     # the site's own PHP error logs first (printed last): whether wp-config.php is needed at all
-    : >"$tmpd/wplogs"
+    : >"$tmpd/wpidx"
     n=0
     for f in "$wc/debug.log" "$root/error_log" "$root/wp-admin/error_log"; do
         n=$((n + 1))
-        safecat "$f" tail "$lines" >"$tmpd/wplog$n" && echo "$n $f" >>"$tmpd/wplogs"
+        safecat "$f" tail "$lines" >"$tmpd/wplog$n" && echo "$n $f" >>"$tmpd/wpidx"
     done
+    oom=no
+    [ -s "$tmpd/wpidx" ] && grep -q 'Allowed memory size of [0-9]* bytes exhausted' "$tmpd"/wplog[0-9] 2>/dev/null && oom=yes
     sec dropins
     for d in advanced-cache.php object-cache.php; do
         if [ -L "$wc/$d" ]; then echo "dropin=$d|link|$(stat -c %Y -- "$wc/$d" 2>/dev/null)|0"
         elif [ -f "$wc/$d" ]; then echo "dropin=$d|file|$(stat -c '%Y|%s' -- "$wc/$d" 2>/dev/null)"
         fi
     done
-    if safecat "$root/wp-config.php" head 262144 >"$tmpd/wpconfig"; then
+    # wp-config.php only when it can matter (a healthy host pays nothing): WP_CACHE decides whether
+    # advanced-cache.php is loaded; its text (secrets: the controller masks them in all it prints) is
+    # for the one fix that edits it, the memory limit, when PHP ran out of memory
+    if [ $oom = no ] && [ ! -f "$wc/advanced-cache.php" ] && [ ! -L "$wc/advanced-cache.php" ]; then
+        echo "wp_cache=unknown"
+    elif safecat "$root/wp-config.php" head 262144 >"$tmpd/wpconfig"; then
         if grep -Eq "^[[:space:]]*define[[:space:]]*\([[:space:]]*['\"]WP_CACHE['\"][[:space:]]*,[[:space:]]*(true|1)" "$tmpd/wpconfig"; then
             echo "wp_cache=yes"
         else
             echo "wp_cache=no"
         fi
         echo "wp_config_writable=yes"
-        # its text (secrets: the controller masks them in all it prints) only for the one fix that
-        # edits it, the memory limit, when PHP ran out of memory; a link there is never followed
-        if grep -q 'Allowed memory size of [0-9]* bytes exhausted' "$tmpd"/wplog* 2>/dev/null; then
+        if [ $oom = yes ]; then
             sec "file $root/wp-config.php"
             cat "$tmpd/wpconfig"
             echo
@@ -161,7 +166,6 @@ wpfiles() {
             note "$root/wp-config.php not read: not a plain file (a link is never followed)"
         fi
     fi
-    rm -f "$tmpd/wpconfig"
     sec caches
     # WP Super Cache, W3 Total Cache (page_enhanced, page), WP Rocket, LiteSpeed Cache (plugin data)
     for c in cache/supercache cache/page_enhanced cache/page cache/wp-rocket cache/litespeed litespeed; do
@@ -173,7 +177,7 @@ wpfiles() {
     while read -r n f; do
         sec "wplog $f"
         cat "$tmpd/wplog$n"
-    done <"$tmpd/wplogs"
+    done <"$tmpd/wpidx"
 }
 
 # WordPress's own data (active plugins, theme) through its own loader: costs a PHP start and a

@@ -135,13 +135,20 @@ def _run(tmp_path: Path) -> str:
 def test_no_secret_reaches_the_output(tmp_path: Path) -> None:
     """Runs the real script against a WordPress root whose wp-config.php holds secrets: none of
     them may appear in what it prints while no memory-limit edit can be needed (no "Allowed memory
-    size" line in the site's own logs): then only WP_CACHE's value is read from it."""
-    _site(tmp_path)
+    size" line in the site's own logs): it is not even opened then, unless an advanced-cache.php
+    makes WP_CACHE's value matter — and then only that value is printed."""
+    wp = _site(tmp_path)
     out = _run(tmp_path)
     f = parse(out)
     assert f.wordpress.version == "6.4.2"  # the root was really read
-    assert f.wordpress.config_writable and f.wordpress.wp_cache is False and not f.files
-    assert "labpass-9Kq" not in out and "lab-auth-key-7Zr" not in out and "DB_PASSWORD" not in out
+    assert not f.wordpress.config_writable and f.wordpress.wp_cache is None and not f.files
+    (wp / "wp-content/advanced-cache.php").write_text("<?php\n")
+    (wp / "wp-config.php").write_text(CONFIG + "define( 'WP_CACHE', true );\n")
+    cached = _run(tmp_path)
+    g = parse(cached)
+    assert g.wordpress.wp_cache is True and g.wordpress.config_writable and not g.files
+    for text in (out, cached):
+        assert "labpass-9Kq" not in text and "lab-auth-key-7Zr" not in text and "DB_PASSWORD" not in text
 
 
 def test_wordpress_files_are_read_as_root_without_following_links(tmp_path: Path) -> None:

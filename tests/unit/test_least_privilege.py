@@ -56,7 +56,7 @@ def offered(ctx: FixContext, *, least_privilege: bool) -> list[str]:
 def test_a_cache_dropin_crash_is_named_with_the_dropin_and_moved_aside_first() -> None:
     ctx = context("cache-dropin")
     assert ctx.facts.account is None  # read as root: no account view, the same WordPress fields
-    assert ctx.facts.wordpress.dropins.keys() == {"object-cache.php"} and ctx.facts.wordpress.wp_cache is False
+    assert ctx.facts.wordpress.dropins.keys() == {"object-cache.php"} and ctx.facts.wordpress.wp_cache is None
     crash = ctx.diagnosis.causes[0]
     assert crash.id == "worker-crash", ctx.diagnosis.ids
     assert f"{WC}/object-cache.php" in [e.source for e in crash.evidence] and "drop-in" in crash.summary
@@ -67,7 +67,7 @@ def test_a_cache_dropin_crash_is_named_with_the_dropin_and_moved_aside_first() -
             f"{WC}/object-cache.php", f"{WC}/object-cache.php{OFF}", "drop-in object-cache.php runs before any plugin"
         )
     ]
-    assert CONFIG not in ctx.facts.files  # no memory line: wp-config.php's text is never read
+    assert CONFIG not in ctx.facts.files  # no memory line, no advanced-cache.php: wp-config.php is not opened
 
 
 def test_a_page_cache_on_a_root_host_is_moved_aside_and_refillable() -> None:
