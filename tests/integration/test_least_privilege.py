@@ -81,3 +81,16 @@ def test_memory_exhaustion_raises_wp_memory_limit_under_least_privilege_with_a_b
     assert masters(h) == pids and h.http("/")[0] == 200
     again = run(MEMORY_HOST, tmp_path / "again.json", "--least-privilege")
     assert again["status"] == "healthy" and again["actions"] == [], again
+
+
+def test_without_the_flag_a_root_run_also_moves_the_dropin_aside_after_the_fpm_fixes(tmp_path: Path) -> None:
+    """The default playbook offers the WordPress-level fixes to root runs too (their guards decide):
+    before this the root evidence never saw a drop-in, and parking plugins cannot help against one."""
+    h = host(DROPIN_HOST)
+    faults.apply(h, "cache-dropin")
+    r = run(DROPIN_HOST, tmp_path / "r.json")
+    assert r["status"] == "fixed" and r["needs_root"] == [], r
+    assert [a["id"] for a in r["actions"]] == ["enable-emergency-restart", "clear-page-cache"], r["actions"]  # type: ignore[attr-defined]
+    assert actions(r)["clear-page-cache"]["verified"] and "bisect-plugins" not in actions(r)
+    assert h.path(f"{WC}/object-cache.php.fix502-off").read_text() == faults.CACHE_DROPIN
+    assert h.http("/")[0] == 200
