@@ -111,29 +111,31 @@ nl='
 '
 # a name fit for a section header: one line, no control characters
 plain() { case $1 in *"$nl"* | *[[:cntrl:]]*) return 1 ;; esac; return 0; }
-# "safecat PATH head BYTES | tail LINES": PATH's bytes only when the name itself is a regular file.
-# In wp-content the site's code may swap any name for a link (to /etc/shadow) or a FIFO: the file is
-# opened once, and that open file must be the very inode the name shows without following it
-# (lstat), so root never reads through a link there.  Returns 1, printing nothing, otherwise.
+# "safecat REL head BYTES | tail LINES": the bytes of $root/REL only when it is a regular file reached
+# through no link at all.  In wp-content the site's code may swap any name (or wp-content itself) for
+# a link — to /etc/shadow, to another site's files — or a FIFO: the file is opened once, and that open
+# file must be a regular file whose path, as the kernel resolved it, is $rroot/REL exactly (no link on
+# the way) and the very inode the name shows (lstat).  Returns 1, printing nothing, otherwise.
 safecat() {
-    [ -f "$1" ] && [ ! -L "$1" ] || return 1
+    [ -f "$root/$1" ] && [ ! -L "$root/$1" ] || return 1
     {
-        a=$(stat -L -c '%d:%i:%F' /dev/fd/5 2>/dev/null)
-        b=$(stat -c '%d:%i:%F' -- "$1" 2>/dev/null)
+        [ "$(readlink /dev/fd/5)" = "$rroot/$1" ] || return 1
+        a=$(stat -L -c '%d:%i:%F' /dev/fd/5)
         case $a in *:"regular file" | *:"regular empty file") ;; *) return 1 ;; esac
-        [ "$a" = "$b" ] || return 1
+        [ "$a" = "$(stat -c '%d:%i:%F' -- "$root/$1")" ] || return 1
         if [ "$2" = head ]; then head -c "$3" <&5; else tail -n "$3" <&5; fi
-    } 5<"$1" 2>/dev/null
+    } 5<"$root/$1" 2>/dev/null
 }
 # WordPress's caches, drop-ins, wp-config.php and its own PHP error logs, in the account evidence's
 # formats (account.sh): root reads them with stat, find and safecat only — never WordPress's PHP.
 wpfiles() {
     # the site's own PHP error logs first (printed last): whether wp-config.php is needed at all
     : >"$tmpd/wpidx"
+    rroot=$(readlink -f -- "$root")  # the configured root itself may be a link (a release directory)
     n=0
-    for f in "$wc/debug.log" "$root/error_log" "$root/wp-admin/error_log"; do
+    for f in wp-content/debug.log error_log wp-admin/error_log; do
         n=$((n + 1))
-        safecat "$f" tail "$lines" >"$tmpd/wplog$n" && echo "$n $f" >>"$tmpd/wpidx"
+        safecat "$f" tail "$lines" >"$tmpd/wplog$n" && echo "$n $root/$f" >>"$tmpd/wpidx"
     done
     oom=no
     [ -s "$tmpd/wpidx" ] && grep -q 'Allowed memory size of [0-9]* bytes exhausted' "$tmpd"/wplog[0-9] 2>/dev/null && oom=yes
@@ -148,7 +150,7 @@ wpfiles() {
     # for the one fix that edits it, the memory limit, when PHP ran out of memory
     if [ $oom = no ] && [ ! -f "$wc/advanced-cache.php" ] && [ ! -L "$wc/advanced-cache.php" ]; then
         echo "wp_cache=unknown"
-    elif safecat "$root/wp-config.php" head 262144 >"$tmpd/wpconfig"; then
+    elif safecat wp-config.php head 262144 >"$tmpd/wpconfig"; then
         if grep -Eq "^[[:space:]]*define[[:space:]]*\([[:space:]]*['\"]WP_CACHE['\"][[:space:]]*,[[:space:]]*(true|1)" "$tmpd/wpconfig"; then
             echo "wp_cache=yes"
         else
@@ -163,7 +165,7 @@ wpfiles() {
     else
         echo "wp_cache=unknown"
         if [ -e "$root/wp-config.php" ] || [ -L "$root/wp-config.php" ]; then
-            note "$root/wp-config.php not read: not a plain file (a link is never followed)"
+            note "$root/wp-config.php not read: not a plain file reached without a link (links are never followed)"
         fi
     fi
     sec caches
@@ -725,7 +727,7 @@ else
     # the web user names these: C-quoted (QUOTING_STYLE=c, LC_ALL=C), one line each whatever they hold
     LC_ALL=C QUOTING_STYLE=c stat -c 'entry=%Y|%N' -- "$wc"/plugins/* "$wc"/mu-plugins/* "$wc"/plugins.fix502-* 2>/dev/null
     echo "deferred=yes"  # active plugins and theme: wpdata mode, a second round trip when unhealthy
-    if plain "$root"; then wpfiles; else note "WordPress root with an unprintable name: its caches and logs not read"; fi
+    if plain "$root" && plain "$(readlink -f -- "$root")"; then wpfiles; else note "WordPress root with an unprintable name: its caches and logs not read"; fi
 fi
 
 # ---- the config files we printed: owner, group, mode ------------------------------------------

@@ -185,6 +185,15 @@ def test_wordpress_files_are_read_as_root_without_following_links(tmp_path: Path
     linked = parse(_run(tmp_path))
     assert not linked.files and not linked.wordpress.config_writable and linked.wordpress.wp_cache is None
     assert any("not a plain file" in n for n in linked.notes)
+    # wp-content itself swapped for a link to another site's: its debug.log is not this site's to read
+    other = tmp_path / "srv/other/wp-content"
+    other.mkdir(parents=True)
+    (other / "debug.log").write_text(MEMORY.replace("Allowed", "othersite-secret Allowed"))
+    (wc / "debug.log").unlink()
+    wc.rename(wp / "wp-content.real")
+    wc.symlink_to(other)
+    swapped = _run(tmp_path)
+    assert "othersite-secret" not in swapped and not parse(swapped).wordpress.logs
 
 
 @given(st.text(min_size=1, max_size=80).filter(lambda s: "\x00" not in s), st.integers(1, 100000))
