@@ -139,8 +139,15 @@ wpfiles() {
     done
     oom=no
     [ -s "$tmpd/wpidx" ] && grep -q 'Allowed memory size of [0-9]* bytes exhausted' "$tmpd"/wplog[0-9] 2>/dev/null && oom=yes
+    # drop-ins and caches are what root may rename later: not through a wp-content that is a link
+    wcok=yes
+    [ "$(readlink -f -- "$wc")" = "$rroot/wp-content" ] || {
+        wcok=no
+        note "$wc is reached through a link: its drop-ins and page caches are not read (nor moved)"
+    }
     sec dropins
     for d in advanced-cache.php object-cache.php; do
+        [ $wcok = yes ] || break
         if [ -L "$wc/$d" ]; then echo "dropin=$d|link|$(stat -c %Y -- "$wc/$d" 2>/dev/null)|0"
         elif [ -f "$wc/$d" ]; then echo "dropin=$d|file|$(stat -c '%Y|%s' -- "$wc/$d" 2>/dev/null)"
         fi
@@ -171,6 +178,7 @@ wpfiles() {
     sec caches
     # WP Super Cache, W3 Total Cache (page_enhanced, page), WP Rocket, LiteSpeed Cache (plugin data)
     for c in cache/supercache cache/page_enhanced cache/page cache/wp-rocket cache/litespeed litespeed; do
+        [ $wcok = yes ] || break
         if [ -L "$wc/$c" ]; then echo "cache=$c|link|0"
         elif [ -d "$wc/$c" ]; then echo "cache=$c|dir|$(find "$wc/$c" -type f 2>/dev/null | head -n 100000 | wc -l)"
         fi

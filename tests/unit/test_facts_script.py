@@ -194,6 +194,9 @@ def test_wordpress_files_are_read_as_root_without_following_links(tmp_path: Path
     wc.symlink_to(other)
     swapped = _run(tmp_path)
     assert "othersite-secret" not in swapped and not parse(swapped).wordpress.logs
+    (other / "object-cache.php").write_text("<?php\n")  # nothing another site holds is offered to a fix
+    moved = parse(_run(tmp_path))
+    assert not moved.wordpress.dropins and any("reached through a link" in n for n in moved.notes)
 
 
 @given(st.text(min_size=1, max_size=80).filter(lambda s: "\x00" not in s), st.integers(1, 100000))
