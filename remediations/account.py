@@ -40,6 +40,19 @@ def lock_dir(home: str) -> str:
     return state_dir(home) + "/lock"
 
 
+def served_state(home: str, facts: HostFacts | None) -> str | None:
+    """Why the account's journal must not be made: its home is (inside) the site's document root,
+    so ``~/.fix502`` — backups of wp-config.php among them — could be fetched over HTTP."""
+    root = facts.wordpress.root if facts else None
+    state = state_dir(home)
+    if root and (state + "/").startswith(root.rstrip("/") + "/"):
+        return (
+            f"the account's home {home} is inside the site's document root {root}: fix502's journal and "
+            f"backups ({state}) could be fetched over HTTP; nothing changed (set the account's home elsewhere)"
+        )
+    return None
+
+
 def collect_account(t: Runner, host: Host, *, since: float | None, window: int) -> tuple[HostFacts, Diagnosis]:
     """One round trip as the account, plus the controller's own view of the site."""
     url = site_url(host)

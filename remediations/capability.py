@@ -40,6 +40,7 @@ class Capability:
     privilege: str  # "root" (root login) | "sudo" | "sudo-password" | "none"
     sudo: str  # what `sudo -n true` said as the login: nopasswd | refused ... | absent | n/a
     detail: str = ""  # why privilege is "none" when the inventory asked for become
+    sftp: bool = False  # no shell, but the account's files are reachable over SFTP
 
     @property
     def root(self) -> bool:
@@ -47,7 +48,7 @@ class Capability:
 
     def line(self) -> str:
         """One console line (the report carries the same as JSON)."""
-        shell = "shell" if self.shell else "no shell (SFTP only?)"
+        shell = "shell" if self.shell else "SFTP only" if self.sftp else "no shell (SFTP only?)"
         what = {
             "root": "root login",
             "sudo": "sudo without password",
@@ -61,6 +62,7 @@ class Capability:
             "login": self.login,
             "home": self.home,
             "shell": self.shell,
+            "sftp": self.sftp,
             "privilege": self.privilege,
             "root": self.root,
             "sudo": self.sudo,

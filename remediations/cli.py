@@ -494,34 +494,31 @@ def rollback(
 
 
 def _rollback_one(h: Host, run: str | None, *, accept_new_hosts: bool, break_lock: bool, sel: Selection) -> str:
-    """Under the host lock, like any run: a rollback racing a fix would undo half of it."""
-    from remediations import account
-    from remediations.capability import detect, drop_become
-    from remediations.journal import list_runs, undo_run
-    from remediations.remote import release_lock, take_lock
+    """Under the host lock, like any run: a rollback racing a fix would undo half of it.  The
+    journals are looked for where this login's runs keep them (root's, the account's, over SFTP)."""
+    from remediations.journals import HostJournals
     from remediations.transport import connect
 
     t = connect(h, accept_new_hosts=accept_new_hosts, ssh_config=sel.ssh_config_path)
     lock_id = f"rollback-{new_run_id()}"
     try:
-        cap = detect(t, h.user or "")
-        lock: str | None = None
-        root: str | None = None
-        if not cap.root and cap.shell and cap.home.startswith("/"):  # the run journaled in the account
-            drop_become(t)
-            lock, root = account.lock_dir(cap.home), account.backup_root(cap.home)
-        take_lock(t, lock_id, break_lock=break_lock, lock_dir=lock)
+        journals = HostJournals(t, h)
         try:
-            runs = list_runs(t, root=root)
-            target = run or (runs[-1] if runs else None)
-            if target is None:
-                return "no fix502 run journaled on this host"
-            if target not in runs:
-                raise InputError(f"no run {target} on this host (runs: {', '.join(runs) or 'none'})", where=h.name)
-            steps = undo_run(t, target, root=root)
-            return f"rolled back run {target}: " + ("; ".join(steps) or "nothing left to undo")
+            journals.lock(lock_id, break_lock=break_lock)
+            try:
+                runs = journals.runs()
+                target = run or (runs[-1] if runs else None)
+                if target is None:
+                    return "no fix502 run journaled on this host"
+                if target not in runs:
+                    raise InputError(f"no run {target} on this host (runs: {', '.join(runs) or 'none'})", where=h.name)
+                steps = journals.undo(target)
+                said = "; ".join(steps) or "nothing left to undo"
+                return f"rolled back run {target}" + (" over SFTP" if journals.sftp else "") + f": {said}"
+            finally:
+                journals.unlock(lock_id)
         finally:
-            release_lock(t, lock_id, lock)
+            journals.close()
     finally:
         t.close()
 

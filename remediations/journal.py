@@ -304,11 +304,21 @@ def list_runs(t: Runner, *, root: str | None = None) -> list[str]:
     return sorted(x for x in out.split() if x and not x.startswith("."))
 
 
+def pending(records: list[dict[str, Any]], fix_id: str | None = None) -> list[dict[str, Any]]:
+    """The records still to undo, newest first: not marked undone, and only ``fix_id``'s when given
+    (one rule for the shell journal and the SFTP one)."""
+    undone = {r["undoes"] for r in records if r.get("op") == "undone"}
+    return [
+        r
+        for r in reversed(records)
+        if r.get("op") != "undone" and r.get("seq") not in undone and not (fix_id and r.get("fix") != fix_id)
+    ]
+
+
 def undo_run(t: Runner, run_id: str, *, fix_id: str | None = None, root: str | None = None) -> list[str]:
     """Reverse the journal of ``run_id``.  Safe to repeat: each step checks before it acts."""
     root = root or BACKUP_ROOT
     records = read_journal(t, run_id, root=root)
-    undone = {r["undoes"] for r in records if r.get("op") == "undone"}
     d = f"{root}/{run_id}"
     lines: list[str] = []
     services: dict[str, bool] = {}  # name -> was it running before this run first touched it
@@ -322,10 +332,8 @@ def undo_run(t: Runner, run_id: str, *, fix_id: str | None = None, root: str | N
         REAL_SH,
         "; ",
     ]
-    for rec in reversed(records):
+    for rec in pending(records, fix_id):
         seq = rec.get("seq")
-        if seq in undone or (fix_id and rec.get("fix") != fix_id):
-            continue
         op = rec.get("op")
         step = ""
         if op == "write":

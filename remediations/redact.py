@@ -33,10 +33,11 @@ MIN_VALUE = 4  # shorter values ("1", "on") are not masked on their own: they wo
 # A secret-looking name: DB_PASSWORD, WP_REDIS_PASSWORD, AUTH_KEY, NONCE_SALT, api_token, pwd ...
 # The web servers' own *_pass directives (and the fix ids named after them: "realign-fastcgi-pass:
 # point fastcgi_pass at ...") name where requests go, not a password: masking them hid every realign
-# plan's first line on the console.
+# plan's first line on the console.  A bare "pass" is a name's own word (DB_PASS, smtp-pass), not a
+# part of one: "origin_status_bypassing_edge" masked the origin's status in every bundle.
 _NOT_A_PASSWORD = "".join(f"(?<!{w}[_-])" for w in ("fastcgi", "proxy", "uwsgi", "scgi", "grpc", "memcached"))
 NAME = (
-    rf"[A-Za-z0-9_.-]*(?:pass(?:word|wd|phrase)|{_NOT_A_PASSWORD}pass|pwd|secret|token|salt|_key|auth_key|apikey|credentials?)"
+    rf"[A-Za-z0-9_.-]*(?:pass(?:word|wd|phrase)|{_NOT_A_PASSWORD}(?<!by)pass(?![A-Za-z])|pwd|secret|token|salt|_key|auth_key|apikey|credentials?)"
     r"[A-Za-z0-9_]*"
 )
 _NAME_RE = re.compile(rf"(?i)\b{NAME}\b")

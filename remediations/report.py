@@ -161,13 +161,18 @@ def _access_part(r: HostResult) -> dict[str, Any]:
         "needs_root": needs_root,
         "why": [c.summary for c in r.diagnosis.causes] if r.diagnosis else [],
         "site_answered": {
-            "on_the_host": _answer(facts.local_probe) if facts else None,
+            _local_label(r): _answer(facts.local_probe) if facts else None,
             "plain_php": _answer(view.php_probe) if view else None,
             "from_the_controller": _answer(facts.remote_probe) if facts else None,
         },
         "evidence_lines": [f"{e['source']}: {e['line']}" for e in r.evidence],
         "unknown": list(view.unknown) if view else [],
     }
+
+
+def _local_label(r: HostResult) -> str:
+    """SFTP only: no curl on the host, so the controller asked the origin address itself."""
+    return "at_the_origin_from_the_controller" if (r.capability or {}).get("sftp") else "on_the_host"
 
 
 def bundle_markdown(b: dict[str, Any]) -> str:

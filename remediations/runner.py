@@ -36,6 +36,8 @@ from remediations.playbook import DiagnoseStep, FixStep, Playbook, VerifySpec
 from remediations.remote import collect, for_site, host_now, probe_on_host, release_lock, site_urls, take_lock
 from remediations.report import write_bundle
 from remediations.results import HostResult, NullProcessor, Processor, Status, merge_sites
+from remediations.sftp_journal import SftpJournal
+from remediations.sftp_remote import SftpAccount
 from remediations.transport import Runner as Transport
 from remediations.transport import connect, join
 
@@ -71,10 +73,11 @@ class HostRun:
         self.run_id = run_id
         self.result = HostResult(host.name)
         self.t: Transport | None = None
-        self.journal: Journal | None = None
+        self.journal: Journal | SftpJournal | None = None
         self.since: float | None = None
         self.scope = ""  # "site2" while the second of several sites runs: tags its journal records
         self.cap: Capability | None = None  # what the login may do (detected first)
+        self.sftp: SftpAccount | None = None  # SFTP only (no shell): the account's files, nothing to run
 
     # -- the whole host --------------------------------------------------------------------
     def run(self) -> HostResult:
@@ -91,7 +94,7 @@ class HostRun:
             self._access()
             if not self.opt.dry_run:
                 self._prepare_account()
-                take_lock(self.t, self.run_id, break_lock=self.opt.break_lock, lock_dir=self._lock_dir())
+                self._lock()
                 locked = True
             self._sites()
         except CommandTimeout as exc:  # the host answered, then a command hung: not "unreachable"
@@ -114,12 +117,28 @@ class HostRun:
             return
         if locked:
             try:
-                release_lock(self.t, self.run_id, self._lock_dir())
+                self._unlock()
             except Fix502Error:
                 pass  # the lock is stale-aware; a dead connection cannot remove it
         self.result.connections = getattr(self.t, "connections_opened", 0)
-        self.result.round_trips = getattr(self.t, "round_trips", 0)
+        self.result.round_trips = getattr(self.t, "round_trips", 0) + (self.sftp.files.ops if self.sftp else 0)
+        if self.sftp is not None:
+            self.sftp.close()
         self.t.close()
+
+    def _lock(self) -> None:
+        assert self.t is not None
+        if self.sftp is not None:
+            self.sftp.lock(self.run_id, break_lock=self.opt.break_lock)
+        else:
+            take_lock(self.t, self.run_id, break_lock=self.opt.break_lock, lock_dir=self._lock_dir())
+
+    def _unlock(self) -> None:
+        assert self.t is not None
+        if self.sftp is not None:
+            self.sftp.unlock(self.run_id)
+        else:
+            release_lock(self.t, self.run_id, self._lock_dir())
 
     # -- sites ------------------------------------------------------------------------------
     def _sites(self) -> None:
@@ -175,19 +194,34 @@ class HostRun:
     def _access(self) -> None:
         assert self.t is not None
         self.cap = detect(self.t, self.host.user or "")
+        if not self.cap.shell:
+            self._sftp()
         self.result.capability = self.cap.as_json()
         self.say(self.cap.line())
-        if not self.cap.shell:
-            raise Fix502Error(
-                f"{self.cap.login} has no shell here ({self.cap.detail}); SFTP-only accounts are not supported yet",
-                where=self.host.name,
-            )
         if self.as_account:
             drop_become(self.t)  # sudo refused or not asked for: every command runs as the account
             if not self.cap.home.startswith("/"):
                 raise Fix502Error(f"{self.cap.login} has no usable $HOME for fix502's journal", where=self.host.name)
 
+    def _sftp(self) -> None:
+        """No shell ran our command: the account's files over SFTP (the WordPress-level fixes,
+        probes from the controller), or — when SFTP is refused too — a clear stop."""
+        assert self.t is not None and self.cap is not None
+        if not hasattr(self.t, "sftp"):
+            raise Fix502Error(f"{self.cap.login} has no shell here ({self.cap.detail})", where=self.host.name)
+        try:
+            self.sftp = SftpAccount.open(self.t, self.host, self.cap.login, write=not self.opt.dry_run)
+        except Fix502Error as exc:
+            why = f"{self.cap.login} has no shell here ({self.cap.detail}), and SFTP failed: {exc.message}"
+            self.result.capability = self.cap.as_json()
+            self.say(self.cap.line())
+            raise Fix502Error(why, where=self.host.name) from None
+        self.cap.home, self.cap.sftp = self.sftp.seen.home, True
+        self.cap.detail = "WordPress-level fixes through SFTP, the site probed from the controller"
+
     def _prepare_account(self) -> None:
+        if self.sftp is not None:
+            return  # made when the SFTP session opened (the clock file needs it)
         if self.as_account and self.t is not None and self.cap is not None:
             self.t.run(join("mkdir", "-p", "-m", "700", account.state_dir(self.cap.home)))
 
@@ -197,8 +231,11 @@ class HostRun:
     # -- steps ------------------------------------------------------------------------------
     def diagnose(self, window: int | None = None) -> tuple[HostFacts, Diagnosis]:
         assert self.t is not None
-        gather = account.collect_account if self.as_account else collect
-        facts, diag = gather(self.t, self.host, since=self.since, window=window or self.opt.window)
+        if self.sftp is not None:
+            facts, diag = self.sftp.collect(self.t, self.host, since=self.since, window=window or self.opt.window)
+        else:
+            gather = account.collect_account if self.as_account else collect
+            facts, diag = gather(self.t, self.host, since=self.since, window=window or self.opt.window)
         r = self.result
         r.facts, r.diagnosis = facts, diag
         # The report keeps what was found (first diagnosis) plus anything new later, not just the
@@ -278,9 +315,21 @@ class HostRun:
         assert self.t is not None
         if self.journal is None:
             root = account.backup_root(self.cap.home) if self.as_account and self.cap else None
-            self.journal = Journal(self.t, self.run_id, root)
+            served = account.served_state(self.cap.home, self.result.facts) if root and self.cap else None
+            if served:
+                raise Fix502Error(served, where=self.host.name)
+            if self.sftp is not None:
+                self.journal = self.sftp.journal(self.run_id)
+            else:
+                self.journal = Journal(self.t, self.run_id, root)
             self.journal.begin(self.pb.name, socket.gethostname())
-        self.since = host_now(self.t)
+        self.since = self._host_now()
+
+    def _host_now(self) -> float:
+        assert self.t is not None
+        if self.sftp is not None:
+            return self.sftp.now()
+        return host_now(self.t)
 
     def apply(self, plan: Plan, fix_id: str) -> None:
         assert self.journal is not None and self.t is not None
@@ -288,6 +337,8 @@ class HostRun:
             if not isinstance(op, ConfigTest):
                 self.journal.apply(op, self._tag(fix_id))
                 continue
+            if self.sftp is not None:
+                raise Fix502Error(f"{' '.join(op.argv)}: needs a shell (SFTP only)", where=self.host.name)
             result = self.t.run(join(*op.argv) + " 2>&1")
             if result.exit_status != 0:
                 detail = " | ".join(result.stdout.strip().splitlines()[-2:])
@@ -307,6 +358,8 @@ class HostRun:
         def attempt() -> ProbeResult:
             nonlocal attempts
             attempts += 1
+            if self.sftp is not None:
+                return self.sftp.probe(t, self.host, probe)
             return probe_on_host(t, self.host, probe)
 
         retrying = Retrying(
@@ -330,8 +383,7 @@ class HostRun:
     def settle(self) -> None:
         """Only evidence logged from now on counts.  Logs have one-second resolution, so the window
         opens at the next second and we wait for it: lines from the fix itself stay out."""
-        assert self.t is not None
-        self.since = host_now(self.t) + 1
+        self.since = self._host_now() + 1
         time.sleep(1.05)
 
     def undo(self, fix_id: str | None) -> None:

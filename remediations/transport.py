@@ -353,6 +353,16 @@ class SSHTransport:
                 self._drop()
                 raise translate(exc, _label(self.target), self.host.name) from None
 
+    def sftp(self) -> paramiko.SFTPClient:
+        """The SFTP session on this connection (fabric keeps one per connection): for a login
+        whose "shell" is the SFTP server, the only way in."""
+        with self._lock:
+            self.open()
+            try:
+                return cast(paramiko.SFTPClient, self.conn.sftp())
+            except _MAPPED as exc:
+                raise translate(exc, _label(self.target), self.host.name) from None
+
     def _drop(self) -> None:
         for conn in [self.conn, *(c for _, c in reversed(self.hops))]:
             try:

@@ -15,7 +15,6 @@ the broker hands them out again), so everything here is safe to repeat:
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import tempfile
@@ -29,12 +28,11 @@ from remediations.distributed.state import RunState
 from remediations.errors import Fix502Error
 from remediations.fixes import REGISTRY
 from remediations.inventory import Host
-from remediations.journal import list_runs, undo_run
+from remediations.journals import HostJournals
 from remediations.playbook import DiagnoseStep, Playbook, load_playbook
-from remediations.remote import LOCK_DIR, release_lock, take_lock
 from remediations.results import FixResult, HostResult, Status
 from remediations.runner import HostRun, RunOptions
-from remediations.transport import Runner, connect, q
+from remediations.transport import connect
 
 if TYPE_CHECKING:
     import redis
@@ -139,15 +137,6 @@ def options_for(ctx: WorkerContext, state: RunState, spec: dict[str, Any], stop:
     )
 
 
-def lock_owner(t: Runner) -> dict[str, Any]:
-    out = t.run(f"cat {q(LOCK_DIR + '/owner')} 2>/dev/null; true").stdout.strip()
-    try:
-        owner = json.loads(out) if out else {}
-    except ValueError:
-        return {}
-    return owner if isinstance(owner, dict) else {}
-
-
 def recover(host: Host, options: RunOptions, run_id: str, attempt: int) -> FixResult:
     """Before attempt ``attempt``: undo what attempts 1..attempt-1 of this run left on the host.
 
@@ -164,13 +153,17 @@ def recover(host: Host, options: RunOptions, run_id: str, attempt: int) -> FixRe
         ssh_config=options.ssh_config,
     )
     try:
-        stale = lock_owner(t).get("run_id") in ours
-        take_lock(t, me, break_lock=options.break_lock or stale)
+        journals = HostJournals(t, host)  # root's, or the account's (its shell or SFTP)
         try:
-            present = set(list_runs(t))
-            lines = [line for jid in ours if jid in present for line in undo_run(t, jid)]
+            stale = journals.lock_owner().get("run_id") in ours
+            journals.lock(me, break_lock=options.break_lock or stale)
+            try:
+                present = set(journals.runs())
+                lines = [line for jid in ours if jid in present for line in journals.undo(jid)]
+            finally:
+                journals.unlock(me)
         finally:
-            release_lock(t, me)
+            journals.close()
     finally:
         t.close()
     done = "; ".join(lines) or "nothing to undo"

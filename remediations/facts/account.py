@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import shlex
 from datetime import timezone
-from importlib import resources
 
 from remediations import redact
 from remediations.facts import parsers as p
 from remediations.facts.model import AccountView, HostFacts, HttpProbe, LogLine, Resources, WebServer, WordPress
+from remediations.facts.shipped import script_text
 
 SCRIPT_NAME = "account.sh"
 PHP_PROBE_PATH = "/wp-includes/version.php"
@@ -29,7 +29,7 @@ UNKNOWN = (
 
 
 def account_script() -> str:
-    return resources.files("remediations.facts").joinpath(SCRIPT_NAME).read_text(encoding="utf-8")
+    return script_text(SCRIPT_NAME)
 
 
 def account_command(site_url: str, wp_root: str = "", log_lines: int = 400) -> str:

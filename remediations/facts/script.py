@@ -15,7 +15,6 @@ import secrets
 import shlex
 from dataclasses import dataclass, field
 from datetime import timezone
-from importlib import resources
 
 from remediations import redact
 from remediations.facts import layouts, trust
@@ -30,12 +29,13 @@ from remediations.facts.model import (
     WebServer,
     WordPress,
 )
+from remediations.facts.shipped import script_text
 
 SCRIPT_NAME = "evidence.sh"
 
 
 def evidence_script() -> str:
-    return resources.files("remediations.facts").joinpath(SCRIPT_NAME).read_text(encoding="utf-8")
+    return script_text(SCRIPT_NAME)
 
 
 def new_boundary() -> str:

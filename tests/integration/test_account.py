@@ -15,7 +15,6 @@ from tests.lab import faults, lab
 
 OWNER_HOST = "web100"
 ROOT_HOST = "web101"
-SFTP_HOST = "web102"
 WC = "/var/www/wordpress/wp-content"
 
 
@@ -131,14 +130,3 @@ def test_memory_exhaustion_raises_wp_memory_limit_with_a_backup(tmp_path: Path) 
     assert h.http("/")[0] == 200
     again = run(OWNER_HOST, tmp_path / "again.json")
     assert again["status"] == "healthy" and again["actions"] == [], again
-
-
-def test_an_sftp_only_account_is_detected_and_nothing_is_run_blindly(tmp_path: Path) -> None:
-    h = host(SFTP_HOST, login="sftp")
-    faults.apply(h, "segfault-plugin")
-    before = snapshot(h)
-    r = run(SFTP_HOST, tmp_path / "r.json")
-    assert r["access"]["shell"] is False and r["access"]["privilege"] == "none", r["access"]  # type: ignore[index]
-    assert r["status"] == "failed" and "SFTP-only accounts are not supported yet" in str(r["error"]), r
-    assert "no shell" in str(r["_stdout"]) and r["actions"] == []
-    assert snapshot(h) == before

@@ -70,7 +70,8 @@ def sh(
 
 SUDO_USER = "deploy"
 SUDO_PASSWORD = "lab sudo pw 7Qx"  # the password-sudo host's; fix502 must never write it anywhere
-LOGINS = ("root", "sudo", "sudo-password", "owner", "sftp")
+LOGINS = ("root", "sudo", "sudo-password", "owner", "sftp", "sftp-chroot")
+ACCOUNT_LOGINS = ("owner", "sftp", "sftp-chroot")  # the site's own account logs in
 SITE_OWNER = "www-data"  # login "owner": the site's own account (the FPM pool user), no sudo
 
 
@@ -79,7 +80,8 @@ class LabHost:
     name: str
     index: int
     web: str  # "nginx" | "apache"
-    login: str = "root"  # root | sudo (deploy, NOPASSWD) | sudo-password (deploy, sudo asks) | owner | sftp
+    # root | sudo (deploy, NOPASSWD) | sudo-password (deploy, sudo asks) | owner | sftp | sftp-chroot
+    login: str = "root"
     layout: str = "debian"  # debian | rhel | cpanel | plesk (simulated: tests/lab/layouts.py)
 
     @property
@@ -469,11 +471,14 @@ def build_root(host: LabHost) -> None:
     (t / "index.php").write_text(THEME_INDEX)
     (wp / "wp-content/uploads").mkdir(exist_ok=True)
     sh(["chown", "-R", "www-data:www-data", str(wp / "wp-content")])
-    if host.login in ("owner", "sftp"):
+    if host.login in ACCOUNT_LOGINS:
         add_site_owner(host)
     if host.login == "sftp":  # the same account, SFTP only (no shell, whatever it asks to run)
         with open(ssh / "sshd_config", "a") as fh:
             fh.write(f"Match User {SITE_OWNER}\n    ForceCommand internal-sftp\n")
+    if host.login == "sftp-chroot":  # ... and jailed: it sees /var (root's) as "/", lands in /www
+        with open(ssh / "sshd_config", "a") as fh:
+            fh.write(f"Match User {SITE_OWNER}\n    ChrootDirectory /var\n    ForceCommand internal-sftp -d /www\n")
     mysql(
         f"DROP DATABASE IF EXISTS `{db}`; CREATE DATABASE `{db}`; "
         f"CREATE OR REPLACE USER '{db}'@'127.0.0.1' IDENTIFIED BY '{password}'; "
@@ -661,6 +666,10 @@ def inventory_path() -> Path:
     return LAB_DIR / "inventory.yml"
 
 
+def login_user(h: LabHost) -> str:
+    return "root" if h.login == "root" else SITE_OWNER if h.login in ACCOUNT_LOGINS else SUDO_USER
+
+
 def write_inventory(hosts: Iterable[LabHost], path: Path | None = None) -> Path:
     """An Ansible-format inventory with connection facts and site_url only: fix502 discovers the rest."""
     path = path or inventory_path()
@@ -676,7 +685,7 @@ def write_inventory(hosts: Iterable[LabHost], path: Path | None = None) -> Path:
             f"        {h.name}:",
             f"          ansible_host: {h.addr}",
             "          ansible_port: 22",
-            f"          ansible_user: {dict(root='root', owner=SITE_OWNER, sftp=SITE_OWNER).get(h.login, SUDO_USER)}",
+            f"          ansible_user: {login_user(h)}",
             f"          ansible_ssh_private_key_file: {KEY}",
             f'          site_url: "{h.url}"',
         ]

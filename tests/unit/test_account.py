@@ -106,3 +106,20 @@ def test_the_bundle_is_pasteable_and_says_what_needs_root() -> None:
         assert text in md, text
     assert b["stack"]["php_fpm"] == "unknown (needs root)"  # not "none": the account cannot see it
     assert any("only root can read" in w for w in b["why"]) and "## Why" in md
+
+
+def test_a_journal_inside_the_document_root_is_refused() -> None:
+    """A home that is the site's docroot (a jail landing in public_html) would put wp-config.php's
+    backups where the web server serves them."""
+    from remediations.account import served_state
+    from remediations.facts.model import HostFacts, Resources, WebServer, WordPress
+
+    def facts(root: str | None) -> HostFacts:
+        return HostFacts(0, "+0000", WebServer("none"), [], [], [], [], 0, False, Resources(), WordPress(root=root))
+
+    said = served_state("/home/site/public_html", facts("/home/site/public_html"))
+    assert said and "could be fetched over HTTP" in said and "nothing changed" in said
+    assert served_state("/", facts("/")) is not None  # a jail whose root is the docroot
+    assert served_state("/home/site", facts("/home/site/public_html")) is None
+    assert served_state("/home/site", facts("/home/site2")) is None  # a prefix, not a parent
+    assert served_state("/home/site", facts(None)) is None

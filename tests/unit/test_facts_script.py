@@ -218,6 +218,27 @@ def test_script_is_posix_sh() -> None:
     assert not re.search(r"\b(cat|head|tail|grep|sed)\b[^\n]*wp-config", evidence_script())
 
 
+def test_both_evidence_scripts_run_the_one_wordpress_php(tmp_path: Path) -> None:
+    """Root's and the account's evidence read WordPress's options with the same PHP (wp_data.php):
+    embedded quoted, so the shell hands ``php -r`` exactly the file's text."""
+    from remediations.facts.account import account_script
+    from remediations.facts.shipped import PLACEHOLDER, WP_DATA_PHP
+
+    php = (Path(__file__).parents[2] / "remediations/facts" / WP_DATA_PHP).read_text().rstrip("\n")
+    for script in (evidence_script(), account_script()):
+        assert PLACEHOLDER not in script and script.count(shlex.quote(php)) == 1
+        assert "code=" + shlex.quote(php) in script
+    dash = shutil.which("dash")
+    if dash is None:
+        pytest.skip("dash not installed")
+    subprocess.run([dash, "-n", "-c", account_script()], check=True)
+    # what the shell assigns to $code is the file's text, byte for byte
+    got = subprocess.run(
+        [dash, "-c", "code=" + shlex.quote(php) + '; printf %s "$code"'], capture_output=True, text=True
+    )
+    assert got.stdout == php
+
+
 def test_script_runs_under_dash_against_an_empty_root(tmp_path: Path) -> None:
     """Runs the real script (read-only) with every default path under an empty prefix."""
     dash = shutil.which("dash")

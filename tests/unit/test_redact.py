@@ -115,6 +115,9 @@ def test_dry_run_console_masks_values_the_evidence_showed(tmp_path: Path) -> Non
         "realign-fastcgi-pass: point fastcgi_pass at unix:/opt/cpanel/ea-php81/root/usr/var/run/php-fpm/web81.sock",
         "proxy_pass: http://127.0.0.1:8080/",
         "uwsgi_pass: unix:/run/uwsgi.sock",
+        # every escalation bundle's edge line: the origin's status was masked ("bypassing" holds "pass")
+        "{'origin_status_bypassing_edge': 502, 'behind_edge': False}",
+        "passenger_root /usr/lib/ruby/vendor_ruby/phusion_passenger;",
     ],
 )
 def test_where_requests_go_is_not_a_password(line: str) -> None:
@@ -129,6 +132,8 @@ def test_where_requests_go_is_not_a_password(line: str) -> None:
         ("proxy_password: hunter22", "proxy_password: [redacted]"),
         ("fastcgi_passwd=hunter22", "fastcgi_passwd=[redacted]"),
         ("DB_PASS: hunter22", "DB_PASS: [redacted]"),
+        ("SMTP_PASS=hunter22", "SMTP_PASS=[redacted]"),
+        ("db-pass2: hunter22", "db-pass2: [redacted]"),
     ],
 )
 def test_passwords_named_after_them_still_are(line: str, masked: str) -> None:
