@@ -96,6 +96,7 @@ def bundle_dict(run_id: str, host: Host, r: HostResult) -> dict[str, Any]:
         }
         plugins = {
             "active": facts.wordpress.active_plugins,
+            "active_unreadable": facts.wordpress.data_error if facts.wordpress.active_plugins is None else None,
             "updated_last_48h": [name for name, _ in facts.wordpress.plugins_recent],
             "mu_plugins": facts.wordpress.mu_plugins,
             "theme": facts.wordpress.stylesheet,
@@ -170,6 +171,12 @@ def _access_part(r: HostResult) -> dict[str, Any]:
     }
 
 
+def _active(plugins: dict[str, Any]) -> str:
+    if plugins.get("active") is not None:
+        return str(plugins["active"])
+    return f"unknown ({plugins.get('active_unreadable') or 'not read'})"
+
+
 def _local_label(r: HostResult) -> str:
     """SFTP only: no curl on the host, so the controller asked the origin address itself."""
     return "at_the_origin_from_the_controller" if (r.capability or {}).get("sftp") else "on_the_host"
@@ -202,7 +209,7 @@ fix502 could not bring the site back; every change it tried has been rolled back
 {bullet(b["signal_and_oom_lines"])}
 - **pm.max_children × RSS vs RAM**: {b["memory"]}
 - **Edge**: {b["edge"]}
-- **Active plugins**: {b["plugins"].get("active")}
+- **Active plugins**: {_active(b["plugins"])}
 - **Plugins updated in the last 48 h**: {b["plugins"].get("updated_last_48h")}
 
 ## What fix502 tried

@@ -122,6 +122,7 @@ def test_fpm_down_over_sftp_ends_in_a_bundle_that_says_it_needs_root(tmp_path: P
     md = Path(str(r["bundle"])).read_text()
     data = json.loads(Path(str(r["bundle"])).with_suffix(".json").read_text())
     assert "needs root" in md and data["needs_root"], md
+    assert "**Active plugins**: unknown (no shell (SFTP only)" in md and data["plugins"]["active"] is None
     answered = data["site_answered"]
     assert answered["at_the_origin_from_the_controller"].startswith("HTTP 502") and "on_the_host" not in answered
     assert data["edge"]["origin_status_bypassing_edge"] == 502  # not masked as a "password"
