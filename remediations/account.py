@@ -11,10 +11,8 @@ unreachable — which of these only root can read, so it is named ``unknown`` an
 
 from __future__ import annotations
 
-import re
-
 from remediations.causes import Cause, CauseId, Diagnosis, Evidence
-from remediations.diagnosis.reading import probe_ev
+from remediations.diagnosis.reading import cache_evidence, probe_ev, wordpress_fatal_ev
 from remediations.facts.account import PHP_PROBE_PATH, account_command, parse_account
 from remediations.facts.model import AccountView, HostFacts, HttpProbe
 from remediations.facts.script import evidence_stdin, new_boundary
@@ -26,7 +24,6 @@ from remediations.transport import Runner
 WORDPRESS_LEVEL = frozenset({"raise-wp-memory-limit", "clear-page-cache", "bisect-plugins", "fallback-theme"})
 
 NEEDS_ROOT = "needs root"
-FATAL = re.compile(r"PHP (Fatal error|Parse error)|Allowed memory size of \d+ bytes exhausted|Maximum execution time")
 MAX_LINES = 5
 
 
@@ -80,21 +77,8 @@ def _probes(facts: HostFacts) -> list[Evidence]:
     return out
 
 
-def cache_evidence(view: AccountView, root: str) -> list[Evidence]:
-    """Drop-ins and page caches that can keep a broken page (or crash every request)."""
-    wc = f"{root}/wp-content"
-    ev = [
-        Evidence(f"{wc}/{name}", f"drop-in present ({kind}, {size} bytes)")
-        for name, (kind, _mtime, size) in sorted(view.dropins.items())
-        if name != "advanced-cache.php" or view.wp_cache is not False
-    ]
-    ev += [Evidence(f"{wc}/{d}", f"page cache ({kind}, {n} files)") for d, (kind, n) in sorted(view.caches.items())]
-    return ev
-
-
 def _fatal_lines(facts: HostFacts) -> list[Evidence]:
-    lines = [ln for ln in facts.logs if FATAL.search(ln.text)]
-    return [Evidence(ln.source, ln.text) for ln in lines[-MAX_LINES:]]
+    return wordpress_fatal_ev(facts.wordpress, MAX_LINES)
 
 
 def _php_state(view: AccountView) -> str:
@@ -108,8 +92,7 @@ def _php_state(view: AccountView) -> str:
 
 
 def _wordpress_fails(facts: HostFacts, view: AccountView, status: int, php: str) -> Cause:
-    root = facts.wordpress.root or ""
-    caches = cache_evidence(view, root) if root else []
+    caches = cache_evidence(facts.wordpress)
     cid = CauseId.WORKER_TIMEOUT if status == 504 else CauseId.WORKER_CRASH
     seen = "plain PHP answers 200" if php == "up" else "plain PHP could not be checked (the request was refused)"
     what = "drop-ins and page caches, then plugins, then the theme" if caches else "plugins, then the theme"
@@ -165,7 +148,7 @@ def _checks(facts: HostFacts, view: AccountView, php: str) -> list[tuple[str, st
     ]
     if wp.root:
         rows.append(("plugins", "ok" if wp.active_plugins is not None else "warn", _plugins_text(facts)))
-        caches = cache_evidence(view, wp.root)
+        caches = cache_evidence(wp)
         rows.append(("caches", "warn" if caches else "ok", "; ".join(e.line for e in caches) or "none"))
     return rows
 

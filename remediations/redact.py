@@ -163,7 +163,7 @@ class Redactor:
 
 def _facts_values(facts: HostFacts) -> Iterator[str]:
     texts: list[str] = list(facts.files.values())
-    texts += [line.text for line in facts.logs]
+    texts += [line.text for line in [*facts.logs, *facts.wordpress.logs]]
     texts += [facts.web.config_test_output, *(s.config_test_output for s in facts.fpm), *facts.notes]
     for text in texts:
         yield from secret_values(text)

@@ -9,7 +9,7 @@ a healthy origin is the edge's fault.  The answers given when no detector's caus
 from __future__ import annotations
 
 from remediations.causes import Cause, CauseId, Evidence
-from remediations.diagnosis.reading import Reading, log_ev, looks_like_wordpress, probes_ev
+from remediations.diagnosis.reading import Reading, log_ev, looks_like_wordpress, probes_ev, wordpress_fatal_ev
 from remediations.diagnosis.registry import Findings, outcome
 
 EDGE_SERVERS = ("cloudflare", "cloudfront", "akamai", "fastly", "sucuri", "stackpath", "bunnycdn", "varnish")
@@ -105,7 +105,8 @@ def not_502(r: Reading, found: Findings) -> Cause | None:
     """The site answers something other than 502 and no upstream-connection cause explains it
     (a 200 that is not WordPress, a 504/503/500 — Apache's 503 with connect or crash evidence
     counts as its 502: AH01079, AH02454, AH00957, AH01075), or the web server itself is down and
-    nothing answers; no 502 cause is proposed then."""
+    nothing answers; no 502 cause is proposed then.  The site's own PHP fatal lines (debug.log,
+    error_log: "Allowed memory size ... exhausted") are quoted with it."""
     p, status, ev = r.probe, r.status, probes_ev(r.facts)
     if p is None:
         return None
@@ -114,7 +115,7 @@ def not_502(r: Reading, found: Findings) -> Cause | None:
         return Cause(CauseId.NOT_502.value, ev, why, 50)
     if status is not None and status != 502 and not _apache_502(r, found):
         hint = NOT_502_HINTS.get(status, "this tool fixes 502s; look at the answer itself.")
-        lines = log_ev(r.of_kind("slow", "fatal", "exhausted"), 2)
+        lines = log_ev(r.of_kind("slow", "fatal", "exhausted"), 2) + wordpress_fatal_ev(r.facts.wordpress, 2)
         return Cause(CauseId.NOT_502.value, ev + lines, f"the site answers {status}, not 502: {hint}", 50)
     if status is None and not r.facts.web.running:
         down = Evidence("service", f"{r.facts.web.service or 'web server'}: not running")

@@ -15,7 +15,7 @@ from functools import cached_property
 from remediations.causes import Evidence
 from remediations.diagnosis.signals import Signal, read_signal
 from remediations.endpoint import Endpoint
-from remediations.facts.model import Directive, FpmPool, FpmService, HostFacts, HttpProbe, SocketFile
+from remediations.facts.model import Directive, FpmPool, FpmService, HostFacts, HttpProbe, SocketFile, WordPress
 
 MAX_LOG_EVIDENCE = 4  # per cause: enough to convince a reader, short enough to print
 
@@ -160,6 +160,33 @@ def log_ev(signals: Iterable[Signal], limit: int = MAX_LOG_EVIDENCE) -> list[Evi
         if len(out) >= limit:
             break
     return out
+
+
+def cache_evidence(wp: WordPress) -> list[Evidence]:
+    """Drop-ins WordPress loads and page caches that hold files: what can keep a broken page (or
+    crash every request before any plugin runs).  The same on root and account runs."""
+    if not wp.root:
+        return []
+    wc = f"{wp.root}/wp-content"
+    ev = [
+        Evidence(f"{wc}/{name}", f"drop-in present ({kind}, {size} bytes)")
+        for name, (kind, _mtime, size) in sorted(wp.dropins.items())
+        if name != "advanced-cache.php" or wp.wp_cache is not False
+    ]
+    ev += [Evidence(f"{wc}/{d}", f"page cache ({kind}, {n} files)") for d, (kind, n) in sorted(wp.caches.items())]
+    return ev
+
+
+PHP_FATAL = re.compile(
+    r"PHP (Fatal error|Parse error)|Allowed memory size of \d+ bytes exhausted|Maximum execution time"
+)
+
+
+def wordpress_fatal_ev(wp: WordPress, limit: int = MAX_LOG_EVIDENCE) -> list[Evidence]:
+    """The last PHP fatal lines of the site's own error logs, quoted as evidence only: the site's
+    code writes these files, so they never stand for a web server or FPM signature."""
+    lines = [ln for ln in wp.logs if PHP_FATAL.search(ln.text)]
+    return [Evidence(ln.source, ln.text) for ln in lines[-limit:]]
 
 
 def probe_ev(p: HttpProbe, name: str) -> Evidence:

@@ -14,6 +14,7 @@ from remediations.causes import CauseId, Evidence
 from remediations.diagnosis.reading import (
     MAX_LOG_EVIDENCE,
     Reading,
+    cache_evidence,
     config_error_lines,
     directive_ev,
     listens,
@@ -202,7 +203,9 @@ def worker_timeout(r: Reading, found: Findings) -> None:
 def worker_crash(r: Reading, found: Findings) -> None:
     """``exited on signal`` 11/6/7/9 (unless that child had just been timed out), the
     ``prematurely closed``/``104: Connection reset`` lines they cause in the web server, Apache's
-    AH01067/AH01075 pair, the kernel's OOM kills of php-fpm and FPM's emergency-restart line."""
+    AH01067/AH01075 pair, the kernel's OOM kills of php-fpm and FPM's emergency-restart line.
+    A cache drop-in WordPress loads (object-cache.php; advanced-cache.php unless WP_CACHE is off)
+    or a page cache with files is named with them: a drop-in runs before any plugin."""
     crashes, resets = r.crashes, r.resets
     if not crashes and not (resets and not r.timed_out):
         return
@@ -217,11 +220,14 @@ def worker_crash(r: Reading, found: Findings) -> None:
             "PHP-FPM workers are crashing mid-request; disable the extension or plugin that crashes "
             "(xdebug, imagick, a recent plugin) and set emergency_restart_threshold."
         )
+    caches = cache_evidence(r.facts.wordpress)
+    if caches and not oom:
+        summary += " A cache drop-in or page cache is there: it runs before any plugin, so move it aside first."
     found.add(
         CauseId.WORKER_CRASH,
         _log_score(len(crashes) + len(resets)),
         summary,
-        log_ev(oom) + log_ev([s for s in crashes if s not in oom]) + log_ev(resets, 2),
+        log_ev(oom) + log_ev([s for s in crashes if s not in oom]) + log_ev(resets, 2) + caches[:2],
     )
 
 

@@ -107,6 +107,89 @@ AWKUNQ='function unq(s) {
     return s
 }'
 
+nl='
+'
+# a name fit for a section header: one line, no control characters
+plain() { case $1 in *"$nl"* | *[[:cntrl:]]*) return 1 ;; esac; return 0; }
+# "safecat REL head BYTES | tail LINES": the bytes of $root/REL only when it is a regular file reached
+# through no link at all.  In wp-content the site's code may swap any name (or wp-content itself) for
+# a link — to /etc/shadow, to another site's files — or a FIFO: the file is opened once, and that open
+# file must be a regular file whose path, as the kernel resolved it, is $rroot/REL exactly (no link on
+# the way) and the very inode the name shows (lstat).  Returns 1, printing nothing, otherwise.
+safecat() {
+    [ -f "$root/$1" ] && [ ! -L "$root/$1" ] || return 1
+    {
+        [ "$(readlink /dev/fd/5)" = "$rroot/$1" ] || return 1
+        a=$(stat -L -c '%d:%i:%F' /dev/fd/5)
+        case $a in *:"regular file" | *:"regular empty file") ;; *) return 1 ;; esac
+        [ "$a" = "$(stat -c '%d:%i:%F' -- "$root/$1")" ] || return 1
+        if [ "$2" = head ]; then head -c "$3" <&5; else tail -n "$3" <&5; fi
+    } 5<"$root/$1" 2>/dev/null
+}
+# WordPress's caches, drop-ins, wp-config.php and its own PHP error logs, in the account evidence's
+# formats (account.sh): root reads them with stat, find and safecat only — never WordPress's PHP.
+wpfiles() {
+    # the site's own PHP error logs first (printed last): whether wp-config.php is needed at all
+    : >"$tmpd/wpidx"
+    rroot=$(readlink -f -- "$root")  # the configured root itself may be a link (a release directory)
+    n=0
+    for f in wp-content/debug.log error_log wp-admin/error_log; do
+        n=$((n + 1))
+        safecat "$f" tail "$lines" >"$tmpd/wplog$n" && echo "$n $root/$f" >>"$tmpd/wpidx"
+    done
+    oom=no
+    [ -s "$tmpd/wpidx" ] && grep -q 'Allowed memory size of [0-9]* bytes exhausted' "$tmpd"/wplog[0-9] 2>/dev/null && oom=yes
+    # drop-ins and caches are what root may rename later: not through a wp-content that is a link
+    wcok=yes
+    [ "$(readlink -f -- "$wc")" = "$rroot/wp-content" ] || {
+        wcok=no
+        note "$wc is reached through a link: its drop-ins and page caches are not read (nor moved)"
+    }
+    sec dropins
+    for d in advanced-cache.php object-cache.php; do
+        [ $wcok = yes ] || break
+        if [ -L "$wc/$d" ]; then echo "dropin=$d|link|$(stat -c %Y -- "$wc/$d" 2>/dev/null)|0"
+        elif [ -f "$wc/$d" ]; then echo "dropin=$d|file|$(stat -c '%Y|%s' -- "$wc/$d" 2>/dev/null)"
+        fi
+    done
+    # wp-config.php only when it can matter (a healthy host pays nothing): WP_CACHE decides whether
+    # advanced-cache.php is loaded; its text (secrets: the controller masks them in all it prints) is
+    # for the one fix that edits it, the memory limit, when PHP ran out of memory
+    if [ $oom = no ] && [ ! -f "$wc/advanced-cache.php" ] && [ ! -L "$wc/advanced-cache.php" ]; then
+        echo "wp_cache=unknown"
+    elif safecat wp-config.php head 262144 >"$tmpd/wpconfig"; then
+        if grep -Eq "^[[:space:]]*define[[:space:]]*\([[:space:]]*['\"]WP_CACHE['\"][[:space:]]*,[[:space:]]*(true|1)" "$tmpd/wpconfig"; then
+            echo "wp_cache=yes"
+        else
+            echo "wp_cache=no"
+        fi
+        echo "wp_config_writable=yes"
+        if [ $oom = yes ]; then
+            sec "file $root/wp-config.php"
+            cat "$tmpd/wpconfig"
+            echo
+        fi
+    else
+        echo "wp_cache=unknown"
+        if [ -e "$root/wp-config.php" ] || [ -L "$root/wp-config.php" ]; then
+            note "$root/wp-config.php not read: not a plain file reached without a link (links are never followed)"
+        fi
+    fi
+    sec caches
+    # WP Super Cache, W3 Total Cache (page_enhanced, page), WP Rocket, LiteSpeed Cache (plugin data)
+    for c in cache/supercache cache/page_enhanced cache/page cache/wp-rocket cache/litespeed litespeed; do
+        [ $wcok = yes ] || break
+        if [ -L "$wc/$c" ]; then echo "cache=$c|link|0"
+        elif [ -d "$wc/$c" ]; then echo "cache=$c|dir|$(find "$wc/$c" -type f 2>/dev/null | head -n 100000 | wc -l)"
+        fi
+    done
+    # quoted as evidence only: the site's code writes these, they never stand for nginx's or FPM's lines
+    while read -r n f; do
+        sec "wplog $f"
+        cat "$tmpd/wplog$n"
+    done <"$tmpd/wpidx"
+}
+
 # WordPress's own data (active plugins, theme) through its own loader: costs a PHP start and a
 # database query, so fix502 asks for it in a second round trip, only when the site is not healthy.
 # The site's code is whatever a compromised site made it: it never runs as root, only as the user
@@ -643,6 +726,7 @@ else
     # the web user names these: C-quoted (QUOTING_STYLE=c, LC_ALL=C), one line each whatever they hold
     LC_ALL=C QUOTING_STYLE=c stat -c 'entry=%Y|%N' -- "$wc"/plugins/* "$wc"/mu-plugins/* "$wc"/plugins.fix502-* 2>/dev/null
     echo "deferred=yes"  # active plugins and theme: wpdata mode, a second round trip when unhealthy
+    if plain "$root" && plain "$(readlink -f -- "$root")"; then wpfiles; else note "WordPress root with an unprintable name: its caches and logs not read"; fi
 fi
 
 # ---- the config files we printed: owner, group, mode ------------------------------------------

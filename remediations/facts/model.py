@@ -192,6 +192,15 @@ class WordPress:
     plugins_parked: list[str] = field(default_factory=list)  # leftovers of an earlier fix502 run
     data_error: str | None = None  # why active plugins could not be read
     data_deferred: bool = False  # not read: only fetched (second round trip) when the site is unhealthy
+    # What can keep serving (or crash) every page, read by both evidences (as root and as the account)
+    # with the same section formats: the fixes a site owner can make read these, and only these.
+    dropins: dict[str, tuple[str, int, int]] = field(default_factory=dict)  # name -> (file|link, mtime, size)
+    wp_cache: bool | None = None  # WP_CACHE true in wp-config.php (advanced-cache.php is loaded); None: unread
+    caches: dict[str, tuple[str, int]] = field(default_factory=dict)  # wp-content-relative dir -> (dir|link, files)
+    config_writable: bool = False  # wp-config.php is a plain file this login may rewrite (its text is in files)
+    # The site's own PHP error logs (debug.log, error_log) in the window.  The site's code writes them,
+    # so they are never read for the web server's, FPM's or the kernel's signatures (facts.logs).
+    logs: list[LogLine] = field(default_factory=list)
 
 
 @dataclass
@@ -208,15 +217,12 @@ class HttpProbe:
 @dataclass
 class AccountView:
     """What a non-root account could see (the account evidence script): set only when fix502 read
-    the host as the site's own user, so everything root would read is unknown."""
+    the host as the site's own user, so everything root would read is unknown.  WordPress's own
+    caches, drop-ins and logs are on :class:`WordPress`, where the root evidence puts them too."""
 
     user: str
     home: str
     php_probe: HttpProbe | None = None  # a PHP file that loads no plugin or theme (is PHP itself up?)
-    dropins: dict[str, tuple[str, int, int]] = field(default_factory=dict)  # name -> (file|link, mtime, size)
-    wp_cache: bool | None = None  # WP_CACHE true in wp-config.php (advanced-cache.php is loaded)
-    caches: dict[str, tuple[str, int]] = field(default_factory=dict)  # wp-content-relative dir -> (dir|link, files)
-    wp_config_writable: bool = False  # the account may rewrite wp-config.php (file and its directory)
     unknown: list[str] = field(default_factory=list)  # what only root could read, named
 
 

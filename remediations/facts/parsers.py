@@ -12,7 +12,8 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from remediations.endpoint import Endpoint
 from remediations.errors import CommandFailed
@@ -770,3 +771,70 @@ def parse_wordpress(body: str, now: float) -> WordPress:
     elif wp.root:
         wp.data_error = "php printed nothing"
     return wp
+
+
+# ---- WordPress's caches, drop-ins and own logs (both evidences print them alike) -----------------
+DROPINS = ("advanced-cache.php", "object-cache.php")
+# WP Super Cache, W3 Total Cache (page_enhanced, page), WP Rocket, LiteSpeed Cache (and its data)
+CACHE_DIRS = (
+    "cache/supercache",
+    "cache/page_enhanced",
+    "cache/page",
+    "cache/wp-rocket",
+    "cache/litespeed",
+    "litespeed",
+)
+# PHP's own error log: "[01-Dec-2026 12:34:56 UTC] PHP Fatal error: ..." (zone name, not offset)
+PHP_TIME = re.compile(r"^\[(\d{1,2})-(\w{3})-(\d{4}) (\d\d):(\d\d):(\d\d) ([A-Za-z_/+-]+)\]")
+
+
+def _zone(name: str, fallback: timezone) -> tzinfo:
+    if name.upper() == "UTC":
+        return UTC
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return fallback
+
+
+def php_log_time(line: str, tz: timezone) -> float | None:
+    """The time of a PHP error-log line (its zone is named in the line), else :func:`log_time`'s."""
+    m = PHP_TIME.match(line)
+    if not m or m.group(2) not in MONTHS:
+        return log_time(line, tz)
+    d, mon, y, h, mi, s, zone = m.groups()
+    try:
+        when = datetime(int(y), MONTHS[mon], int(d), int(h), int(mi), int(s), tzinfo=_zone(zone, tz))
+    except ValueError:
+        return None
+    return when.timestamp()
+
+
+def parse_php_log(source: str, body: str, tz: timezone, start: float) -> list[LogLine]:
+    """The timestamped lines of a PHP error log (debug.log, error_log) from ``start`` on."""
+    out: list[LogLine] = []
+    for text in body.split("\n"):
+        if text.strip():
+            t = php_log_time(text, tz)
+            if t is not None and t >= start:
+                out.append(LogLine(source, text, t))
+    return out
+
+
+def parse_wp_files(wp: WordPress, dropins: str, caches: str) -> None:
+    """The ``dropins`` section (``dropin=NAME|file|MTIME|SIZE``, ``dropin=NAME|link|MTIME|0``,
+    ``wp_cache=yes|no|unknown``, ``wp_config_writable=yes``) and the ``caches`` section
+    (``cache=DIR|dir|FILES``, ``cache=DIR|link|0``) into ``wp``.  Only the known names count:
+    the script prints fixed names, so anything else is not what it printed."""
+    kv = parse_kv(dropins)
+    for value in kv.get("dropin", []):
+        parts = value.split("|")
+        if len(parts) == 4 and parts[0] in DROPINS and parts[1] in ("file", "link"):
+            mtime, size = (int(x) if x.isdigit() else 0 for x in parts[2:4])
+            wp.dropins[parts[0]] = (parts[1], mtime, size)
+    wp.wp_cache = {"yes": True, "no": False}.get(_first(kv, "wp_cache") or "unknown")
+    wp.config_writable = _first(kv, "wp_config_writable") == "yes"
+    for value in parse_kv(caches).get("cache", []):
+        parts = value.split("|")
+        if len(parts) == 3 and parts[0] in CACHE_DIRS and parts[1] in ("dir", "link"):
+            wp.caches[parts[0]] = (parts[1], int(parts[2]) if parts[2].strip().isdigit() else 0)

@@ -122,6 +122,8 @@ class _Collected:
     fpm_files: dict[str, dict[str, str]] = field(default_factory=dict)
     logs: list[tuple[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what reading the sections found wrong
+    wp_files: dict[str, str] = field(default_factory=dict)  # wp-config.php, printed after "dropins"
+    wp_logs: list[tuple[str, str]] = field(default_factory=list)  # the site's own PHP error logs
 
 
 def _file_text(body: str) -> str:
@@ -173,6 +175,8 @@ def _collect(sections: list[p.Section]) -> _Collected:
                 _add_file(c.apache_files, s.arg, text)
             elif owner is not None and owner.startswith("fpm "):
                 _add_file(c.fpm_files.setdefault(owner[4:], {}), s.arg, text)
+            elif owner == "wordpress":  # exact bytes (a final newline or its absence): the edit's "before"
+                _add_file(c.wp_files, s.arg, s.body[:-1] if s.body.endswith("\n") else s.body)
         elif s.kind == "fpm":
             c.fpm_kv[s.arg] = p.parse_kv(s.body)
             c.fpm_files.setdefault(s.arg, {})
@@ -180,9 +184,12 @@ def _collect(sections: list[p.Section]) -> _Collected:
         elif s.kind == "log":
             c.logs.append((s.arg, s.body))
             owner = None
+        elif s.kind == "wplog":
+            c.wp_logs.append((s.arg, s.body))
+            owner = None
         else:
             c.singles[s.kind] = s.body
-            owner = None
+            owner = "wordpress" if s.kind == "dropins" else None
     return c
 
 
@@ -485,6 +492,7 @@ def parse_evidence(output: str, boundary: str, *, since: float | None = None, wi
     if web.service_problem:
         notes.append(f"{web.service}: {web.service_problem}: it is not reloaded by guess")
     wordpress = p.parse_wordpress(_wordpress_body(c, notes), meta.now) if "wordpress" in c.singles else WordPress()
+    p.parse_wp_files(wordpress, c.singles.get("dropins", ""), c.singles.get("caches", ""))
     roots = [d.args[0] for d in web.roots if d.args] + ([wordpress.root] if wordpress.root else [])
     fpm = [_fpm_any(v, c, procs, meta.now, roots, meta.root) for v in c.fpm_kv]
     notes += [f"{s.service}: {s.service_problem}: it is not restarted by guess" for s in fpm if s.service_problem]
@@ -509,6 +517,7 @@ def parse_evidence(output: str, boundary: str, *, since: float | None = None, wi
     changed = [float(last) + 1] if last.isdigit() else []
     window_start = max([meta.now - window_seconds, *starts, *changed, *([since] if since is not None else [])])
     logs, dmesg_readable = _window_logs(c, web, tz, boot, window_start, notes)
+    wordpress.logs = [ln for source, body in c.wp_logs for ln in p.parse_php_log(source, body, tz, window_start)]
 
     notes.extend(line.strip() for line in c.singles.get("notes", "").splitlines() if line.strip())
     notes.extend(c.notes)
@@ -517,6 +526,7 @@ def parse_evidence(output: str, boundary: str, *, since: float | None = None, wi
     files.update(c.nginx_files)
     for per_version in c.fpm_files.values():
         files.update(per_version)
+    files.update(c.wp_files)  # wp-config.php: its secrets are learned by the redactor below
 
     facts = HostFacts(
         now=meta.now,

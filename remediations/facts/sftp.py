@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 
 from remediations import redact
 from remediations.facts import parsers as p
-from remediations.facts.account import PHP_PROBE_PATH, UNKNOWN, php_log_time
+from remediations.facts.account import PHP_PROBE_PATH, UNKNOWN
 from remediations.facts.model import AccountView, HostFacts, HttpProbe, LogLine, Resources, WebServer, WordPress
+from remediations.facts.parsers import php_log_time
 from remediations.httpprobe import fetch
 from remediations.sftpfs import Entry, Files, walk_files
 
@@ -94,7 +95,8 @@ def read_wordpress(f: Files, root: str, now: float) -> WordPress:
     return wp
 
 
-def read_view(f: Files, seen: Seen, root: str, login: str) -> AccountView:
+def read_view(f: Files, seen: Seen, root: str, login: str, wp: WordPress) -> AccountView:
+    """The account's own view; the drop-ins, WP_CACHE and caches go on ``wp``, as every evidence does."""
     view = AccountView(user=login, home=seen.home, unknown=list(UNKNOWN_SFTP))
     if not root:
         return view
@@ -102,23 +104,23 @@ def read_view(f: Files, seen: Seen, root: str, login: str) -> AccountView:
     for name in DROPINS:
         e = f.lstat(f"{wc}/{name}")
         if e is not None and (e.is_link or e.is_file):
-            view.dropins[name] = ("link" if e.is_link else "file", int(e.mtime), 0 if e.is_link else e.size)
+            wp.dropins[name] = ("link" if e.is_link else "file", int(e.mtime), 0 if e.is_link else e.size)
     config = f"{root}/wp-config.php"
     data = f.read(config, CONFIG_LIMIT)
     if data is None:
         seen.notes.append(f"cannot read {config}")
     else:
         text = _text(data)
-        view.wp_cache = bool(WP_CACHE_ON.search(text or ""))
+        wp.wp_cache = bool(WP_CACHE_ON.search(text or ""))
         if text is not None and _writable(f.lstat(config), seen.uid) and _writable(f.lstat(root), seen.uid):
-            view.wp_config_writable = True
+            wp.config_writable = True
             seen.files[config] = text
     for c in CACHE_DIRS:
         e = f.lstat(f"{wc}/{c}")
         if e is not None and e.is_link:
-            view.caches[c] = ("link", 0)
+            wp.caches[c] = ("link", 0)
         elif e is not None and e.is_dir:
-            view.caches[c] = ("dir", sum(1 for _ in walk_files(f, f"{wc}/{c}", 100000)))
+            wp.caches[c] = ("dir", sum(1 for _ in walk_files(f, f"{wc}/{c}", 100000)))
     return view
 
 
@@ -185,9 +187,11 @@ def collect_sftp(
     last = last_change(f, seen.home)
     start = max([seen.now - window, *([last + 1] if last else []), *([since] if since is not None else [])])
     page, php, notes = probes(url, address)
-    view = read_view(f, seen, root, login)
-    view.php_probe = php
     wp = read_wordpress(f, root, seen.now) if root else WordPress()
+    view = read_view(f, seen, root, login, wp)
+    view.php_probe = php
+    logs = read_logs(f, seen, root, start)
+    wp.logs = list(logs)  # every log the account reads is the site's own PHP error log
     facts = HostFacts(
         now=seen.now,
         tz="+0000",
@@ -195,7 +199,7 @@ def collect_sftp(
         fpm=[],
         sockets=[],
         tcp=[],
-        logs=read_logs(f, seen, root, start),
+        logs=logs,
         log_window_start=start,
         dmesg_readable=False,
         resources=Resources(),

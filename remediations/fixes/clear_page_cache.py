@@ -26,12 +26,11 @@ class ClearPageCache(Fix):
     causes = frozenset({"worker-crash", "worker-timeout"})
 
     def _targets(self, ctx: FixContext) -> tuple[list[str], list[tuple[str, str]]]:
-        """(drop-ins WordPress loads, (cache dir, dir|link)) that the account evidence saw."""
-        view = ctx.facts.account
-        if view is None:
-            return [], []
-        dropins = [name for name in sorted(view.dropins) if name == "object-cache.php" or view.wp_cache is not False]
-        caches = [(d, kind) for d, (kind, files) in sorted(view.caches.items()) if kind == "link" or files > 0]
+        """(drop-ins WordPress loads, (cache dir, dir|link)) that the evidence saw — as root or as
+        the account: both fill ``facts.wordpress`` alike."""
+        wp = ctx.facts.wordpress
+        dropins = [name for name in sorted(wp.dropins) if name == "object-cache.php" or wp.wp_cache is not False]
+        caches = [(d, kind) for d, (kind, files) in sorted(wp.caches.items()) if kind == "link" or files > 0]
         return dropins, caches
 
     def guard(self, ctx: FixContext) -> bool:

@@ -1,9 +1,10 @@
-"""Raise WordPress's memory limit in wp-config.php — when the account's PHP log says PHP ran out.
+"""Raise WordPress's memory limit in wp-config.php — when the site's PHP log says PHP ran out.
 
-``Allowed memory size of N bytes exhausted`` in the site's own error log (debug.log, error_log) is
-the one proof; the site's answer is a 500 (WordPress's "critical error" page) or a dead worker.
-WordPress raises PHP's ``memory_limit`` to ``WP_MEMORY_LIMIT`` early in every request unless the host
-pins it (``php_admin_value``, unknown from the account: the verification probe tells).  The edit is
+``Allowed memory size of N bytes exhausted`` in the site's own error log (debug.log, error_log,
+read as root or as the account) is the one proof; the site's answer is a 500 (WordPress's
+"critical error" page) or a dead worker.  WordPress raises PHP's ``memory_limit`` to
+``WP_MEMORY_LIMIT`` early in every request unless the host pins it (``php_admin_value``: the
+verification probe tells).  The edit is
 one line: the existing ``define('WP_MEMORY_LIMIT', ...)`` gets a new value, or a new ``define`` goes
 just above "That's all, stop editing!" (else above the ``wp-settings.php`` require); every other byte
 of wp-config.php stays, and the journal keeps the original.  256M, then 512M at most: past that the
@@ -37,16 +38,17 @@ class RaiseWpMemoryLimit(Fix):
     causes = frozenset({"not-502", "worker-crash"})
 
     def _config(self, ctx: FixContext) -> tuple[str, str] | None:
-        root = ctx.facts.wordpress.root
-        view = ctx.facts.account
-        if not root or view is None or not view.wp_config_writable:
+        wp = ctx.facts.wordpress
+        root = wp.root
+        if not root or not wp.config_writable:
             return None
         path = posixpath.join(root, "wp-config.php")
         text = ctx.facts.files.get(path)
         return (path, text) if text is not None else None
 
     def _exhausted(self, ctx: FixContext) -> int:
-        sizes = [int(m.group(1)) for ln in ctx.facts.logs for m in [EXHAUSTED.search(ln.text)] if m]
+        # the site's own PHP error logs (debug.log, error_log), read as root or as the account
+        sizes = [int(m.group(1)) for ln in ctx.facts.wordpress.logs for m in [EXHAUSTED.search(ln.text)] if m]
         return max(sizes, default=0)
 
     def guard(self, ctx: FixContext) -> bool:

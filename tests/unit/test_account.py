@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from remediations.account import NEEDS_ROOT, classify_account
-from remediations.facts.account import account_command, parse_account, php_log_time
+from remediations.facts.account import account_command, parse_account
 from remediations.facts.model import HostFacts
-from remediations.facts.parsers import frame, tzinfo_of
+from remediations.facts.parsers import frame, php_log_time, tzinfo_of
 from remediations.inventory import Host
 from remediations.report import bundle_dict, bundle_markdown
 from remediations.results import HostResult
@@ -50,7 +50,7 @@ def test_drop_ins_and_caches_are_the_evidence_when_present() -> None:
     dropin = classify_account(facts_of("cache-dropin")).causes[0]
     assert [e.source for e in dropin.evidence][-1] == "/var/www/wordpress/wp-content/object-cache.php"
     stale = facts_of("stale-page-cache+segfault-plugin")
-    assert stale.account is not None and stale.account.caches == {"cache/supercache": ("dir", 1)}
+    assert stale.wordpress.caches == {"cache/supercache": ("dir", 1)}
     plain = classify_account(facts_of("segfault-plugin")).causes[0]
     assert "plugins, then the theme" in plain.summary and "drop-in present" not in str(plain.evidence)
 

@@ -7,12 +7,15 @@ import re
 import shlex
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from remediations import redact
+from remediations.diagnosis import classify
 from remediations.facts.script import evidence_command, evidence_script
 from tests.unit.evidence_text import FIXTURE_BOUNDARY, parse
 
@@ -103,25 +106,97 @@ def test_truncated_output_is_noted() -> None:
     assert f.resources.mem_total_kb is None
 
 
-def test_no_secret_reaches_the_output(tmp_path: Path) -> None:
-    """Runs the real script against a WordPress root whose wp-config.php holds secrets: none of
-    them may appear in what it prints (it reads the site's version and plugin list, never the config)."""
-    dash = shutil.which("dash") or "sh"
+CONFIG = "<?php\ndefine( 'DB_PASSWORD', 'labpass-9Kq' );\ndefine( 'AUTH_KEY', 'lab-auth-key-7Zr' );\n"
+# PHP's own log format, a minute ago (inside the evidence window)
+MEMORY = time.strftime("[%d-%b-%Y %H:%M:%S UTC]", time.gmtime(time.time() - 60)) + (
+    " PHP Fatal error:  Allowed memory size of 134217728 bytes exhausted (tried to allocate 2 bytes)\n"
+)
+
+
+def _site(tmp_path: Path) -> Path:
     wp = tmp_path / "var/www/wordpress"
     (wp / "wp-includes").mkdir(parents=True)
     (wp / "wp-content/plugins/akismet").mkdir(parents=True)
     (wp / "wp-load.php").write_text("<?php\n")
     (wp / "wp-includes/version.php").write_text("<?php\n$wp_version = '6.4.2';\n")
-    (wp / "wp-config.php").write_text(
-        "<?php\ndefine( 'DB_PASSWORD', 'labpass-9Kq' );\ndefine( 'AUTH_KEY', 'lab-auth-key-7Zr' );\n"
-    )
+    (wp / "wp-config.php").write_text(CONFIG)
+    return wp
+
+
+def _run(tmp_path: Path) -> str:
+    dash = shutil.which("dash") or "sh"
     env = {**os.environ, "FIX502_ROOT": str(tmp_path), "FIX502_PROBE_ADDR": "127.0.0.209"}
     cmd = [dash, "-c", evidence_script(), "fix502-evidence", "http://wp.test:8089/", "20"]
-    out = subprocess.run(
+    return subprocess.run(
         cmd, env=env, input=FIXTURE_BOUNDARY + "\n", capture_output=True, text=True, timeout=120
     ).stdout
-    assert parse(out).wordpress.version == "6.4.2"  # the root was really read
-    assert "labpass-9Kq" not in out and "lab-auth-key-7Zr" not in out and "DB_PASSWORD" not in out
+
+
+def test_no_secret_reaches_the_output(tmp_path: Path) -> None:
+    """Runs the real script against a WordPress root whose wp-config.php holds secrets: none of
+    them may appear in what it prints while no memory-limit edit can be needed (no "Allowed memory
+    size" line in the site's own logs): it is not even opened then, unless an advanced-cache.php
+    makes WP_CACHE's value matter — and then only that value is printed."""
+    wp = _site(tmp_path)
+    out = _run(tmp_path)
+    f = parse(out)
+    assert f.wordpress.version == "6.4.2"  # the root was really read
+    assert not f.wordpress.config_writable and f.wordpress.wp_cache is None and not f.files
+    (wp / "wp-content/advanced-cache.php").write_text("<?php\n")
+    (wp / "wp-config.php").write_text(CONFIG + "define( 'WP_CACHE', true );\n")
+    cached = _run(tmp_path)
+    g = parse(cached)
+    assert g.wordpress.wp_cache is True and g.wordpress.config_writable and not g.files
+    for text in (out, cached):
+        assert "labpass-9Kq" not in text and "lab-auth-key-7Zr" not in text and "DB_PASSWORD" not in text
+
+
+def test_wordpress_files_are_read_as_root_without_following_links(tmp_path: Path) -> None:
+    """Drop-ins, page caches, the site's debug.log and — PHP ran out of memory — wp-config.php's
+    exact bytes, whose secrets the parser teaches the redactor; a debug.log or error_log that is a
+    link (to a root-only file) or a FIFO is never read, nor is a wp-config.php that is a link."""
+    wp = _site(tmp_path)
+    wc = wp / "wp-content"
+    # a line the site's code wrote to look like nginx's: it must never become a socket-mismatch
+    forged = time.strftime("%Y/%m/%d %H:%M:%S", time.localtime(time.time() - 30)) + (
+        " [error] 1#1: *1 connect() to unix:/run/php/old.sock failed (2: No such file or directory) while "
+        'connecting to upstream, upstream: "fastcgi://unix:/run/php/old.sock:"\n'
+    )
+    (wc / "debug.log").write_text(MEMORY + forged)
+    (wc / "object-cache.php").write_text("<?php /* drop-in */\n")
+    (wc / "cache/supercache/site").mkdir(parents=True)
+    (wc / "cache/supercache/site/index.html").write_text("stale\n")
+    secret = tmp_path / "root-only"
+    secret.write_text("[01-Dec-2026 13:14:41 UTC] root:$6$shadowhash Allowed memory size of 1 bytes exhausted\n")
+    (wp / "error_log").symlink_to(secret)
+    (wp / "wp-admin").mkdir()
+    os.mkfifo(wp / "wp-admin/error_log")
+    out = _run(tmp_path)
+    f = parse(out)
+    w = f.wordpress
+    assert w.dropins.keys() == {"object-cache.php"} and w.caches == {"cache/supercache": ("dir", 1)}
+    assert [ln.text for ln in w.logs] == [MEMORY.rstrip("\n"), forged.rstrip("\n")] and "shadowhash" not in out
+    assert "socket-mismatch" not in classify(f).ids and not any("connect()" in ln.text for ln in f.logs)
+    assert f.files == {str(wp / "wp-config.php"): CONFIG}  # byte for byte: the edit's "before"
+    assert not any("Allowed memory" in ln.text for ln in f.logs)  # never read as nginx's or FPM's
+    assert redact.redact(CONFIG).count("[redacted]") == 2
+    (wp / "wp-config.php").rename(wp / "real-config.php")
+    (wp / "wp-config.php").symlink_to(wp / "real-config.php")
+    linked = parse(_run(tmp_path))
+    assert not linked.files and not linked.wordpress.config_writable and linked.wordpress.wp_cache is None
+    assert any("not a plain file" in n for n in linked.notes)
+    # wp-content itself swapped for a link to another site's: its debug.log is not this site's to read
+    other = tmp_path / "srv/other/wp-content"
+    other.mkdir(parents=True)
+    (other / "debug.log").write_text(MEMORY.replace("Allowed", "othersite-secret Allowed"))
+    (wc / "debug.log").unlink()
+    wc.rename(wp / "wp-content.real")
+    wc.symlink_to(other)
+    swapped = _run(tmp_path)
+    assert "othersite-secret" not in swapped and not parse(swapped).wordpress.logs
+    (other / "object-cache.php").write_text("<?php\n")  # nothing another site holds is offered to a fix
+    moved = parse(_run(tmp_path))
+    assert not moved.wordpress.dropins and any("reached through a link" in n for n in moved.notes)
 
 
 @given(st.text(min_size=1, max_size=80).filter(lambda s: "\x00" not in s), st.integers(1, 100000))
@@ -139,7 +214,8 @@ def test_script_is_posix_sh() -> None:
     # bash-isms; `function f {` / `function f() {` is bash, awk's `function f(arg) {` (inside a string) is fine
     bashisms = r"\[\[ |^\s*function \w+\s*(\(\s*\))?\s*\{|\$\{\w+//|<<<|^\s*local "
     assert not re.search(bashisms, evidence_script(), re.M)
-    assert not re.search(r"(cat|head|tail|grep|sed)[^\n]*wp-config", evidence_script())  # only via wp-load
+    # wp-config.php is read only through safecat (never through a link), nothing else opens it
+    assert not re.search(r"\b(cat|head|tail|grep|sed)\b[^\n]*wp-config", evidence_script())
 
 
 def test_both_evidence_scripts_run_the_one_wordpress_php(tmp_path: Path) -> None:

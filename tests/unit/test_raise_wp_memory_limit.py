@@ -34,7 +34,7 @@ def test_the_capture_is_a_500_with_the_memory_line_as_evidence() -> None:
     ctx = context()
     assert ctx.diagnosis.ids == ["not-502"]
     assert any("Allowed memory size of 134217728 bytes exhausted" in e.line for e in ctx.diagnosis.causes[0].evidence)
-    assert ctx.facts.account is not None and ctx.facts.account.wp_config_writable
+    assert ctx.facts.account is not None and ctx.facts.wordpress.config_writable
     assert RaiseWpMemoryLimit().guard(ctx)
 
 

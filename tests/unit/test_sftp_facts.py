@@ -93,9 +93,9 @@ def test_the_account_is_read_over_sftp_and_classified_like_the_shell_evidence(ho
     assert wp.root == str(home / "public_html") and wp.version == "6.4.2"
     assert wp.plugin_dirs == ["akismet", "hello.php"] and wp.plugins_parked == ["plugins.fix502-off"]
     assert wp.active_plugins is None and "SFTP only" in str(wp.data_error)
-    assert view.dropins["object-cache.php"][0] == "link" and view.dropins["advanced-cache.php"][0] == "file"
-    assert view.wp_cache is True and view.caches == {"cache/supercache": ("dir", 3)}
-    assert view.wp_config_writable and "DB_PASSWORD" in facts.files[str(home / "public_html/wp-config.php")]
+    assert wp.dropins["object-cache.php"][0] == "link" and wp.dropins["advanced-cache.php"][0] == "file"
+    assert wp.wp_cache is True and wp.caches == {"cache/supercache": ("dir", 3)}
+    assert wp.config_writable and "DB_PASSWORD" in facts.files[str(home / "public_html/wp-config.php")]
     # only the fresh line, and never one from a log whose name could break a line
     assert [ln.text.endswith("of 134217728 bytes exhausted") for ln in facts.logs] == [True]
     assert any("unprintable name" in n for n in facts.notes)
