@@ -77,6 +77,20 @@ PUT_SH = (
     '*) rm -f -- "$T"; echo "$T changed under us: not used" >&2; return 1 ;; esac; }'
 )
 
+# A rename in a directory the web user owns (wp-content, its caches, plugins) runs as that user:
+# between two commands it can swap any name there — the parked plugins' directory, a cache
+# directory — for a link to /etc, and root's mv would then move a file it chose (a single-file
+# plugin) wherever the link points.  As the owner, a link leads nowhere the owner could not write
+# anyway.  AS := the command prefix for renaming between directories $1 and $2 (both root's: none).
+AS_OWNER_SH = (
+    'as_owner() { AS=; [ "$(id -u)" = 0 ] || return 0; A=$(stat -c %u:%g -- "$1") && B=$(stat -c %u:%g -- "$2") '
+    "|| return 1; case $A in 0:*) U=$B ;; *) U=$A ;; esac; "
+    'case $B in 0:* | "$U") ;; *) echo "$1 and $2 belong to different users: not renamed" >&2; return 1 ;; esac; '
+    "case $U in 0:*) return 0 ;; esac; "
+    'command -v setpriv >/dev/null 2>&1 || { echo "no setpriv: cannot rename as the owner of $1" >&2; return 1; }; '
+    'AS="setpriv --reuid=${U%%:*} --regid=${U#*:} --clear-groups --"; }'
+)
+
 # Undo: install backup B at path T's place atomically, with the original owner and mode.
 RESTORE_SH = (
     PUT_SH + "; "
@@ -155,10 +169,11 @@ class Journal:
         if isinstance(op, Rename):
             rec: dict[str, Any] = {"op": "rename", "fix": fix_id, "src": op.src, "dst": op.dst}
             script = (
-                self._preamble() + f"S={q(op.src)}; T={q(op.dst)}; "
-                '[ -e "$S" ] || { echo "$S does not exist" >&2; exit 3; }; '
-                '[ ! -e "$T" ] || { echo "$T already exists" >&2; exit 3; }; '
-                "{ " + self._record(rec) + '} || exit 97; mv -T -- "$S" "$T"'
+                self._preamble() + AS_OWNER_SH + f"; S={q(op.src)}; T={q(op.dst)}; "
+                '[ -e "$S" ] || [ -L "$S" ] || { echo "$S does not exist" >&2; exit 3; }; '
+                '[ ! -e "$T" ] && [ ! -L "$T" ] || { echo "$T already exists" >&2; exit 3; }; '
+                'as_owner "${S%/*}" "${T%/*}" || exit 95; '
+                "{ " + self._record(rec) + '} || exit 97; $AS mv -T -- "$S" "$T"'
             )
             self._run(script, op.describe())
             return Applied(op, True)
@@ -331,6 +346,8 @@ def undo_run(t: Runner, run_id: str, *, fix_id: str | None = None, root: str | N
         "; ",
         REAL_SH,
         "; ",
+        AS_OWNER_SH,
+        "; ",
     ]
     for rec in pending(records, fix_id):
         seq = rec.get("seq")
@@ -348,7 +365,10 @@ def undo_run(t: Runner, run_id: str, *, fix_id: str | None = None, root: str | N
         elif op == "rename":
             s, dst = q(rec["src"]), q(rec["dst"])
             # [ -e ] follows links: a link someone put at the source's place must not pass for it
-            step = f"if [ -e {dst} ] && [ ! -e {s} ] && [ ! -L {s} ]; then mv -T -- {dst} {s} || rc=1; fi; "
+            step = (
+                f"if [ -e {dst} ] && [ ! -e {s} ] && [ ! -L {s} ]; then "
+                f'P={dst}; Q={s}; {{ as_owner "${{P%/*}}" "${{Q%/*}}" && $AS mv -T -- {dst} {s}; }} || rc=1; fi; '
+            )
             lines.append(f"rename {rec['dst']} -> {rec['src']}")
         elif op == "mkdir":
             # the directory we made, or a link swapped in for it (unlinking follows nothing)
