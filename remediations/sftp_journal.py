@@ -199,9 +199,8 @@ class SftpJournal:
     def _delete(self, op: DeleteFile, fix_id: str) -> None:
         self._record({"op": "delete", "fix": fix_id, "path": op.path})
         self.f.remove(op.path, missing_ok=True)
-        if any(
-            r.get("op") == "create" and r.get("path") == op.path and r.get("dir_made") is True for r in self.records()
-        ):
+        made = (r for r in self.records() if r.get("op") == "create" and r.get("path") == op.path)
+        if any(r.get("dir_made") in (True, "true") for r in made):  # the shell journal writes "true"
             self.f.rmdir(posixpath.dirname(op.path))
 
     def _remove(self, op: RemoveStale, fix_id: str) -> None:
@@ -291,7 +290,7 @@ def _undo_one(j: SftpJournal, rec: dict[str, Any]) -> str | None:
         parent = f.lstat(posixpath.dirname(path))
         if parent is not None and parent.is_dir:
             f.remove(path, missing_ok=True)
-            if rec.get("dir_made") is True:
+            if rec.get("dir_made") in (True, "true"):
                 f.rmdir(posixpath.dirname(path))
         return f"remove {path}"
     return None
