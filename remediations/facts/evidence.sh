@@ -318,15 +318,9 @@ if command -v nginx >/dev/null 2>&1; then
     r=$?
     cat "$tmpd/nginxT"
     rc nginx-T $r
-    # each file's real size: a file that prints a forged "# configuration file" line (an include in
-    # a directory the web user can write) comes out shorter than it is, and the dump is not trusted
-    sec nginxsizes
-    set --
-    while IFS= read -r f; do set -- "$@" "$f"; done <<EOF_NGX
-$(sed -n 's/^# configuration file \(.*\):$/\1/p' "$tmpd/nginxT")
-EOF_NGX
-    [ $# -gt 0 ] && [ -n "$1" ] && stat -L -c '%s %n' -- "$@" 2>/dev/null
-    if ! grep -q '^# configuration file ' "$tmpd/nginxT"; then
+    dumped=no
+    grep -q '^# configuration file ' "$tmpd/nginxT" && dumped=yes
+    if [ "$dumped" = no ]; then
         # nginx -T prints nothing of the config when it fails: read the usual files ourselves
         for f in "$R"/etc/nginx/nginx.conf "$R"/etc/nginx/conf.d/*.conf "$R"/etc/nginx/sites-enabled/*; do
             showfile "$f"
@@ -334,6 +328,17 @@ EOF_NGX
         for f in "$R"/etc/nginx/nginx.conf "$R"/etc/nginx/conf.d/*.conf "$R"/etc/nginx/sites-enabled/*; do
             [ -r "$f" ] && cat "$f"
         done >"$tmpd/nginxT"
+    fi
+    # each file's real size: a file that prints a forged "# configuration file" line (an include in
+    # a directory the web user can write) comes out shorter than it is, and the dump is not trusted.
+    # (After the fallback's files, which must follow the nginx-T section to be read as nginx's.)
+    if [ "$dumped" = yes ]; then
+        sec nginxsizes
+        set --
+        while IFS= read -r f; do set -- "$@" "$f"; done <<EOF_NGX
+$(sed -n 's/^# configuration file \(.*\):$/\1/p' "$tmpd/nginxT")
+EOF_NGX
+        [ $# -gt 0 ] && [ -n "$1" ] && stat -L -c '%s %n' -- "$@" 2>/dev/null
     fi
     # pid file, error logs, roots and unix sockets the config names, in one pass
     npid=$(awk -v d="$tmpd" "$AWKUNQ"'
