@@ -73,8 +73,8 @@ def seen_login(t: Any, host: Host) -> str:
     return str(getattr(target, "user", "") or host.user or "")
 
 
-def probe(t: Any, host: Host, p: Probe) -> ProbeResult:
-    return run_probe(site_url(host), origin(t, host), p)
+def probe(t: Any, host: Host, seen: Seen, p: Probe) -> ProbeResult:
+    return run_probe(site_url(host), seen.probe_via or origin(t, host), p)
 
 
 # -- the lock ---------------------------------------------------------------------------------
@@ -160,7 +160,7 @@ class SftpAccount:
         return collect(self.files, self.seen, t, host, since=since, window=window)
 
     def probe(self, t: Any, host: Host, p: Probe) -> ProbeResult:
-        return probe(t, host, p)
+        return probe(t, host, self.seen, p)
 
     def close(self) -> None:
         self.files.close()

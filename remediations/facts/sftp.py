@@ -18,6 +18,7 @@ from __future__ import annotations
 import posixpath
 import re
 import time
+import urllib.parse
 from dataclasses import dataclass, field
 
 from remediations import redact
@@ -59,6 +60,9 @@ class Seen:
     uid: int
     notes: list[str] = field(default_factory=list)
     files: dict[str, str] = field(default_factory=dict)
+    # where the controller's probes go when the address SSH reached answers no HTTP at all (an SFTP
+    # gateway, a jump host's private address): the site's own name, as visitors reach it
+    probe_via: str | None = None
 
 
 def wordpress_root(f: Files, home: str, hint: str) -> str:
@@ -170,12 +174,25 @@ def last_change(f: Files, home: str) -> float | None:
     return max(times, default=None)
 
 
-def probes(url: str, address: str) -> tuple[HttpProbe, HttpProbe, list[str]]:
-    """The page and the plain-PHP file, from the controller to the origin SSH reached."""
+def probes(url: str, address: str, seen: Seen) -> tuple[HttpProbe, HttpProbe, list[str]]:
+    """The page and the plain-PHP file, from the controller to the origin SSH reached — or, when
+    that address gives no HTTP answer at all, to the site's own name (remembered in ``seen`` for
+    every later probe), said in the notes: no answer from a gateway is not "PHP is down"."""
     base = url.rstrip("/")
-    page, _ = fetch(base + "/", address)
-    php, _ = fetch(base + PHP_PROBE_PATH, address)
-    notes = [f"site probed from the controller through {address} (no shell on the host for curl)"]
+    page, _ = fetch(base + "/", seen.probe_via or address)
+    name = urllib.parse.urlsplit(url).hostname or ""
+    if page.status is None and seen.probe_via is None and name and name != address:
+        direct, _ = fetch(base + "/", name)
+        if direct.status is not None:
+            seen.probe_via, page = name, direct
+    via = seen.probe_via or address
+    php, _ = fetch(base + PHP_PROBE_PATH, via)
+    notes = [f"site probed from the controller through {via} (no shell on the host for curl)"]
+    if seen.probe_via:
+        notes.append(
+            f"the address SSH reached ({address}) gave no HTTP answer: probed through the site's name "
+            "as visitors reach it (an edge in front of the site may answer for the origin)"
+        )
     return page, php, notes
 
 
@@ -186,7 +203,7 @@ def collect_sftp(
     root = wordpress_root(f, seen.home, hint)
     last = last_change(f, seen.home)
     start = max([seen.now - window, *([last + 1] if last else []), *([since] if since is not None else [])])
-    page, php, notes = probes(url, address)
+    page, php, notes = probes(url, address, seen)
     wp = read_wordpress(f, root, seen.now) if root else WordPress()
     view = read_view(f, seen, root, login, wp)
     view.php_probe = php

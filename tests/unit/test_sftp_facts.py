@@ -123,3 +123,18 @@ def test_a_probe_from_the_controller_carries_its_headers_and_query(http_site: in
 def test_no_answer_at_all_is_a_failed_probe_not_an_error() -> None:
     got = run_probe("http://site.example:9/", "127.0.0.1", Probe())  # discard port: nothing listens
     assert not got.ok and got.status is None and "no answer" in got.detail
+
+
+def test_an_origin_that_gives_no_http_answer_is_not_php_down(home: Path, http_site: int) -> None:
+    """SSH reached a gateway (or a jump host's private address) where nothing serves HTTP: the
+    probes go to the site's own name instead, and say so — never "PHP itself does not answer"."""
+    with sftp_files(home) as f:
+        seen = Seen(home=f.home(), now=NOW, uid=os.getuid())
+        url = f"http://127.0.0.1:{http_site}/"  # the site's name; 127.0.0.2 has nothing on that port
+        facts = collect_sftp(f, seen, url, "127.0.0.2", "owner", "", since=None, window=900)
+    assert seen.probe_via == "127.0.0.1"
+    assert facts.local_probe is not None and facts.local_probe.status == 502
+    assert facts.account is not None and facts.account.php_probe is not None
+    assert facts.account.php_probe.status == 200
+    assert any("127.0.0.2) gave no HTTP answer" in n for n in facts.notes), facts.notes
+    assert classify_account(facts).ids == ["worker-crash"]
