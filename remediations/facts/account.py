@@ -77,12 +77,27 @@ def parse_account(output: str, boundary: str, *, since: float | None = None, win
     p.parse_wp_files(wp, singles.get("dropins", ""), singles.get("caches", ""))
     view = _view(meta_kv, probes)
     logs = _logs(sections, tz, start)
-    wp.logs = list(logs)  # every log the account reads is the site's own PHP error log
     notes += [line.strip() for line in singles.get("notes", "").splitlines() if line.strip()]
-    notes += [f"unknown: {u}" for u in view.unknown]
+    return account_facts(meta.now, meta.tz, wp, view, logs, start, probes.get("/"), files, notes)
+
+
+def account_facts(
+    now: float,
+    tz: str,
+    wp: WordPress,
+    view: AccountView,
+    logs: list[LogLine],
+    start: float,
+    page: HttpProbe | None,
+    files: dict[str, str],
+    notes: list[str],
+) -> HostFacts:
+    """The facts of an account-level reading (its shell's or its SFTP's): what only root could read
+    stays empty and is named in the notes, every log is the site's own PHP error log."""
+    wp.logs = list(logs)
     facts = HostFacts(
-        now=meta.now,
-        tz=meta.tz,
+        now=now,
+        tz=tz,
         web=WebServer(kind="none", user=view.user or None),
         fpm=[],
         sockets=[],
@@ -92,9 +107,9 @@ def parse_account(output: str, boundary: str, *, since: float | None = None, win
         dmesg_readable=False,
         resources=Resources(),
         wordpress=wp,
-        local_probe=probes.get("/"),
+        local_probe=page,
         files=files,
-        notes=notes,
+        notes=[*notes, *(f"unknown: {u}" for u in view.unknown)],
         account=view,
     )
     redact.remember_facts(facts)

@@ -21,26 +21,16 @@ import time
 import urllib.parse
 from dataclasses import dataclass, field
 
-from remediations import redact
 from remediations.facts import parsers as p
-from remediations.facts.account import PHP_PROBE_PATH, UNKNOWN
-from remediations.facts.model import AccountView, HostFacts, HttpProbe, LogLine, Resources, WebServer, WordPress
-from remediations.facts.parsers import php_log_time
+from remediations.facts.account import PHP_PROBE_PATH, UNKNOWN, account_facts
+from remediations.facts.model import AccountView, HostFacts, HttpProbe, LogLine, WordPress
+from remediations.facts.parsers import CACHE_DIRS, DROPINS, php_log_time
 from remediations.httpprobe import fetch
 from remediations.sftpfs import Entry, Files, walk_files
 
 LOG_BYTES = 262144  # a log's last 256 KiB (the shell evidence tails 400 lines)
 LOG_LINES = 400
 CONFIG_LIMIT = 262144
-CACHE_DIRS = (
-    "cache/supercache",
-    "cache/page_enhanced",
-    "cache/page",
-    "cache/wp-rocket",
-    "cache/litespeed",
-    "litespeed",
-)
-DROPINS = ("advanced-cache.php", "object-cache.php")
 WP_CACHE_ON = re.compile(r"^[ \t]*define[ \t]*\([ \t]*['\"]WP_CACHE['\"][ \t]*,[ \t]*(true|1)", re.MULTILINE)
 VERSION = re.compile(r"^\$wp_version\s*=\s*'([^']*)'", re.MULTILINE)
 NO_PHP = "no shell (SFTP only): WordPress's options need PHP, which fix502 cannot run as this account"
@@ -208,26 +198,7 @@ def collect_sftp(
     view = read_view(f, seen, root, login, wp)
     view.php_probe = php
     logs = read_logs(f, seen, root, start)
-    wp.logs = list(logs)  # every log the account reads is the site's own PHP error log
-    facts = HostFacts(
-        now=seen.now,
-        tz="+0000",
-        web=WebServer(kind="none", user=login or None),
-        fpm=[],
-        sockets=[],
-        tcp=[],
-        logs=logs,
-        log_window_start=start,
-        dmesg_readable=False,
-        resources=Resources(),
-        wordpress=wp,
-        local_probe=page,
-        files=dict(seen.files),
-        notes=[*notes, *seen.notes, *(f"unknown: {u}" for u in view.unknown)],
-        account=view,
-    )
-    redact.remember_facts(facts)
-    return facts
+    return account_facts(seen.now, "+0000", wp, view, logs, start, page, dict(seen.files), [*notes, *seen.notes])
 
 
 def host_clock(f: Files, state_dir: str) -> Seen:

@@ -16,10 +16,9 @@ import pytest
 
 from remediations import journal as journal_mod
 from remediations.errors import Fix502Error
-from remediations.inventory import Host
-from remediations.journal import Journal, undo_run
+from remediations.journal import undo_run
 from remediations.plan import MakeDir, Rename
-from remediations.transport import LocalTransport
+from tests.unit.test_journal_create import journal  # the same local journal on BACKUP_ROOT
 
 
 @pytest.fixture
@@ -37,13 +36,6 @@ def site(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setattr(journal_mod, "BACKUP_ROOT", str(base / "backups"))
     yield base
     shutil.rmtree(base)
-
-
-def journal(run: str) -> tuple[Journal, LocalTransport]:
-    t = LocalTransport(Host(name="web90", address="127.0.0.1", connection="local"))
-    j = Journal(t, run)
-    j.begin("pb", "controller")
-    return j, t
 
 
 def test_a_parked_directory_swapped_for_a_link_does_not_carry_roots_rename(site: Path) -> None:
